@@ -1,0 +1,149 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/config"
+)
+
+// DeliveryFunc learns the fate of one record: err is nil once Kafka has
+// acknowledged it (acks=all), else the final delivery error.
+type DeliveryFunc func(m *ckafka.Message, err error)
+
+// Producer is an idempotent producer that hands every delivery report to the
+// DeliveryFunc given with its record. Nothing is fire-and-forget.
+type Producer struct {
+	p      *ckafka.Producer
+	log    *slog.Logger
+	events sync.WaitGroup
+
+	mu    sync.Mutex
+	fatal error
+}
+
+// ProducerDefaults favour safety first, then throughput: acks from every
+// in-sync replica, idempotence (no duplicates from retries, order kept), and
+// a short linger so that records travel in batches.
+var ProducerDefaults = ckafka.ConfigMap{
+	"enable.idempotence":         true,
+	"acks":                       "all",
+	"linger.ms":                  5,
+	"compression.type":           "lz4",
+	"message.timeout.ms":         120000,
+	"queue.buffering.max.kbytes": 262144,
+}
+
+// NewProducer connects a producer; extra overrides ProducerDefaults.
+func NewProducer(k config.Kafka, log *slog.Logger, extra ckafka.ConfigMap) (*Producer, error) {
+	cm := ConfigMap(k, ProducerDefaults)
+	for key, v := range extra {
+		(*cm)[key] = v
+	}
+	p, err := ckafka.NewProducer(cm)
+	if err != nil {
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	pr := &Producer{p: p, log: log}
+	pr.events.Add(1)
+	go pr.readEvents()
+	return pr, nil
+}
+
+// readEvents is the one place delivery reports and client errors are read.
+func (p *Producer) readEvents() {
+	defer p.events.Done()
+	for ev := range p.p.Events() {
+		switch e := ev.(type) {
+		case *ckafka.Message:
+			if done, ok := e.Opaque.(DeliveryFunc); ok {
+				done(e, e.TopicPartition.Error)
+			}
+		case ckafka.Error:
+			if e.IsFatal() {
+				p.mu.Lock()
+				p.fatal = e
+				p.mu.Unlock()
+				p.log.Error("producer fatal error", "err", e)
+				continue
+			}
+			// Transient (broker down, all brokers down): librdkafka retries
+			// by itself; records wait in its queue until message.timeout.ms.
+			p.log.Warn("producer: "+e.Error(), "code", e.Code().String())
+		}
+	}
+}
+
+// Send queues m; done is called once with its delivery report. When the
+// local queue is full, Send waits for room: backpressure, not loss.
+func (p *Producer) Send(ctx context.Context, m *ckafka.Message, done DeliveryFunc) error {
+	m.Opaque = done
+	for {
+		if err := p.Fatal(); err != nil {
+			return err
+		}
+		err := p.p.Produce(m, nil)
+		var kerr ckafka.Error
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &kerr) || kerr.Code() != ckafka.ErrQueueFull {
+			return fmt.Errorf("produce to %s: %w", *m.TopicPartition.Topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// SendSync sends m and waits for its delivery report.
+func (p *Producer) SendSync(ctx context.Context, m *ckafka.Message) error {
+	result := make(chan error, 1)
+	if err := p.Send(ctx, m, func(_ *ckafka.Message, err error) { result <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Fatal returns the producer's fatal error, if it had one: it cannot send
+// any more and must be replaced.
+func (p *Producer) Fatal() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fatal
+}
+
+// Flush waits up to timeout for queued records; it returns how many are left.
+func (p *Producer) Flush(timeout time.Duration) int {
+	return p.p.Flush(int(timeout.Milliseconds()))
+}
+
+// Pending is the number of records not yet acknowledged.
+func (p *Producer) Pending() int { return p.p.Len() }
+
+// Close flushes for up to timeout, then closes. Records still unacknowledged
+// after the flush are reported to their DeliveryFunc as failed by librdkafka
+// (purged), so callers never wait forever. It returns how many were left.
+func (p *Producer) Close(timeout time.Duration) int {
+	left := p.p.Flush(int(timeout.Milliseconds()))
+	if left > 0 {
+		_ = p.p.Purge(ckafka.PurgeQueue | ckafka.PurgeInFlight)
+		p.p.Flush(1000)
+	}
+	p.p.Close()
+	p.events.Wait()
+	return left
+}
