@@ -1,0 +1,372 @@
+// Package e2e runs the real binaries against real Kafka (started by `make
+// kafka-up`) and talks to the real gRPC server on 127.0.0.1. Every test uses
+// topics and a consumer group of its own, so tests don't see each other.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/logging"
+	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
+	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
+	"github.com/paymentgateway/aggregator/go-service/pb"
+)
+
+var (
+	kafkaConfig config.Kafka
+	binDir      string
+)
+
+func TestMain(m *testing.M) {
+	kafkaConfig = config.Kafka{BootstrapServers: envOr("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), Partitions: 3, ReplicationFactor: -1}
+	if !reachable(kafkaConfig.BootstrapServers) {
+		msg := fmt.Sprintf("no Kafka at %s: start one with `make kafka-up`", kafkaConfig.BootstrapServers)
+		if os.Getenv("REQUIRE_KAFKA") != "" {
+			fmt.Println("FAIL: integration tests need Kafka:", msg)
+			os.Exit(1)
+		}
+		fmt.Println("skipping integration tests:", msg)
+		os.Exit(0)
+	}
+	_ = logging.Setup("text", io.Discard)
+	dir, err := os.MkdirTemp("", "e2e-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/server", "../cmd/producer")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Println("FAIL: build binaries:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func reachable(bootstrap string) bool {
+	addr := strings.Split(bootstrap, ",")[0]
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// testTopics are the topics and group one test owns.
+type testTopics struct {
+	prefix     string
+	raw        map[pb.Gateway]string
+	normalized string
+	dlq        string
+	group      string
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
+
+func newTopics(t *testing.T, gateways ...pb.Gateway) testTopics {
+	prefix := fmt.Sprintf("it-%s-%d", strings.ToLower(unsafeChars.ReplaceAllString(t.Name(), "-")), time.Now().UnixNano()%1e9)
+	tt := testTopics{prefix: prefix, raw: map[pb.Gateway]string{}, normalized: prefix + ".payments.normalized", dlq: prefix + ".payments.dlq", group: prefix + "-group"}
+	for _, g := range gateways {
+		// The suffix names the gateway: the server tells gateways by it too.
+		tt.raw[g] = prefix + ".payments.raw." + normalizer.GatewayName(g)
+	}
+	return tt
+}
+
+func (tt testTopics) rawList() []string {
+	var out []string
+	for _, t := range tt.raw {
+		out = append(out, t)
+	}
+	return out
+}
+
+// server is a running cmd/server process.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *lockedBuffer
+	done chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var listening = regexp.MustCompile(`gRPC listening on :(\d+)`)
+
+// startServer runs the server binary on a free loopback port and waits until
+// its health service says SERVING.
+func startServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "server"), "-host", "127.0.0.1", "-port", "0")
+	cmd.Env = append(os.Environ(),
+		"KAFKA_BOOTSTRAP_SERVERS="+kafkaConfig.BootstrapServers,
+		"KAFKA_TOPICS="+strings.Join(tt.rawList(), ","),
+		"KAFKA_NORMALIZED_TOPIC="+tt.normalized,
+		"KAFKA_DLQ_TOPIC="+tt.dlq,
+		"KAFKA_GROUP_ID="+tt.group,
+		"ENV_FILE=/nonexistent",
+	)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	s := &server{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = s.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	port := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			s.out.Write([]byte(line + "\n"))
+			if m := listening.FindStringSubmatch(line); m != nil {
+				port <- m[1]
+			}
+		}
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() { s.stop(t) })
+	select {
+	case p := <-port:
+		s.addr = "127.0.0.1:" + p
+	case err := <-s.done:
+		t.Fatalf("server exited during start-up: %v\n%s", err, s.out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not start listening in 60s\n%s", s.out.String())
+	}
+	s.waitServing(t, 90*time.Second)
+	return s
+}
+
+func (s *server) waitServing(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	conn := dial(t, s.addr)
+	hc := healthpb.NewHealthClient(conn)
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("server not SERVING after %v\n%s", timeout, s.out.String())
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop(t *testing.T) {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("server exited with %v after SIGTERM\n%s", err, s.out.String())
+		}
+		s.done <- err
+	case <-time.After(40 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("server did not stop within 40s of SIGTERM\n%s", s.out.String())
+	}
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// generate returns n records from a seeded generator.
+func generate(t *testing.T, opts synthetic.Options, n int) []synthetic.Record {
+	t.Helper()
+	gen, err := synthetic.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]synthetic.Record, 0, n)
+	for range n {
+		r, err := gen.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// produce sends records to their gateway's raw topic and waits for every
+// delivery report.
+func produce(t *testing.T, tt testTopics, recs []synthetic.Record) {
+	t.Helper()
+	if err := kafka.EnsureTopics(context.Background(), kafkaConfig, tt.rawList()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := kafka.NewProducer(kafkaConfig, discardLogger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(10 * time.Second)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
+	for _, r := range recs {
+		topic := tt.raw[r.Gateway]
+		wg.Add(1)
+		m := &ckafka.Message{
+			TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: ckafka.PartitionAny},
+			Key:            []byte(r.Key), Value: r.Value,
+			Headers: []ckafka.Header{{Key: "gateway", Value: []byte(r.Header)}},
+		}
+		err := p.Send(context.Background(), m, func(_ *ckafka.Message, err error) {
+			defer wg.Done()
+			if err != nil {
+				mu.Lock()
+				failures = append(failures, err)
+				mu.Unlock()
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d deliveries failed, first: %v", len(failures), failures[0])
+	}
+}
+
+// collect reads n responses from a stream, failing after timeout.
+func collect(t *testing.T, stream grpc.ServerStreamingClient[pb.StreamPaymentsResponse], n int, timeout time.Duration) []*pb.StreamPaymentsResponse {
+	t.Helper()
+	got := make(chan *pb.StreamPaymentsResponse)
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			r, err := stream.Recv()
+			if err != nil {
+				errc <- err
+				return
+			}
+			got <- r
+		}
+	}()
+	var out []*pb.StreamPaymentsResponse
+	deadline := time.After(timeout)
+	for len(out) < n {
+		select {
+		case r := <-got:
+			out = append(out, r)
+		case err := <-errc:
+			t.Fatalf("stream ended after %d of %d payments: %v", len(out), n, err)
+		case <-deadline:
+			t.Fatalf("received %d of %d payments in %v", len(out), n, timeout)
+		}
+	}
+	return out
+}
+
+// readTopic reads n records of a topic from the beginning.
+func readTopic(t *testing.T, topic string, n int, timeout time.Duration) []*ckafka.Message {
+	t.Helper()
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(kafkaConfig, ckafka.ConfigMap{
+		"group.id": "e2e-reader-" + topic, "auto.offset.reset": "earliest", "enable.auto.commit": false,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Subscribe(topic, nil); err != nil {
+		t.Fatal(err)
+	}
+	var out []*ckafka.Message
+	deadline := time.Now().Add(timeout)
+	for len(out) < n && time.Now().Before(deadline) {
+		if m, err := c.ReadMessage(200 * time.Millisecond); err == nil {
+			out = append(out, m)
+		}
+	}
+	if len(out) < n {
+		t.Fatalf("read %d of %d records from %s in %v", len(out), n, topic, timeout)
+	}
+	return out
+}
+
+// countTopic returns how many records a topic holds (sum of partition ends).
+func countTopic(t *testing.T, topic string) int64 {
+	t.Helper()
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(kafkaConfig, ckafka.ConfigMap{"group.id": "e2e-count"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	md, err := c.GetMetadata(&topic, false, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, p := range md.Topics[topic].Partitions {
+		low, high, err := c.QueryWatermarkOffsets(topic, p.ID, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += high - low
+	}
+	return n
+}
+
+func header(m *ckafka.Message, key string) string { return kafka.Header(m, key) }

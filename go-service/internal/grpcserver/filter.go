@@ -1,0 +1,74 @@
+package grpcserver
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"google.golang.org/grpc/peer"
+
+	"github.com/paymentgateway/aggregator/go-service/pb"
+)
+
+// maxFilterValues bounds the work one request can ask for.
+const maxFilterValues = 64
+
+var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// newFilter validates a request's filters and returns the predicate: AND
+// across fields, OR within one; an empty list accepts everything.
+func newFilter(req *pb.StreamPaymentsRequest) (func(*pb.Payment) bool, error) {
+	if len(req.GetGateways()) > maxFilterValues {
+		return nil, fmt.Errorf("gateways: %w", errListTooLong)
+	}
+	if len(req.GetCurrencies()) > maxFilterValues {
+		return nil, fmt.Errorf("currencies: %w", errListTooLong)
+	}
+	if len(req.GetStatuses()) > maxFilterValues {
+		return nil, fmt.Errorf("statuses: %w", errListTooLong)
+	}
+	gateways := map[pb.Gateway]bool{}
+	for _, g := range req.GetGateways() {
+		if g == pb.Gateway_GATEWAY_UNSPECIFIED || pb.Gateway_name[int32(g)] == "" {
+			return nil, fmt.Errorf("gateways: %d is not a gateway", int32(g))
+		}
+		gateways[g] = true
+	}
+	currencies := map[string]bool{}
+	for _, c := range req.GetCurrencies() {
+		if !currencyCode.MatchString(c) {
+			return nil, fmt.Errorf("currencies: %q is not an upper-case ISO 4217 code", c)
+		}
+		currencies[c] = true
+	}
+	statuses := map[pb.PaymentStatus]bool{}
+	for _, s := range req.GetStatuses() {
+		if s == pb.PaymentStatus_PAYMENT_STATUS_UNSPECIFIED || pb.PaymentStatus_name[int32(s)] == "" {
+			return nil, fmt.Errorf("statuses: %d is not a payment status", int32(s))
+		}
+		statuses[s] = true
+	}
+	if req.GetStart() != pb.StartPosition_START_POSITION_UNSPECIFIED && pb.StartPosition_name[int32(req.GetStart())] == "" {
+		return nil, fmt.Errorf("start: %d is not a start position", int32(req.GetStart()))
+	}
+	since := req.GetSince()
+	if since != nil {
+		if err := since.CheckValid(); err != nil {
+			return nil, fmt.Errorf("since: %v", err)
+		}
+	}
+	return func(p *pb.Payment) bool {
+		return (len(gateways) == 0 || gateways[p.GetGateway()]) &&
+			(len(currencies) == 0 || currencies[p.GetAmount().GetCurrency()]) &&
+			(len(statuses) == 0 || statuses[p.GetStatus()]) &&
+			(since == nil || !p.GetUpdatedAt().AsTime().Before(since.AsTime()))
+	}, nil
+}
+
+func peerFrom(ctx context.Context) (string, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return "", false
+	}
+	return p.Addr.String(), true
+}
