@@ -1,0 +1,59 @@
+// Formatting for people: money from exact minor units, and the course's
+// "[LOG] Payment: …" line. Amounts stay bigint until the very last step.
+import {
+  type Payment,
+  Gateway,
+  PaymentStatus,
+  gatewayToJSON,
+  paymentStatusToJSON,
+} from "./gen/payment";
+
+// How many decimal digits a currency's minor unit has (USD 2, JPY 0, KWD 3),
+// from the runtime's own ISO 4217 data rather than a table of our own.
+export function minorUnits(currency: string): number {
+  return new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions()
+    .maximumFractionDigits ?? 2;
+}
+
+// toDecimal writes minor units as an exact decimal string: 5000n, 2 → "50.00".
+export function toDecimal(amountMinor: bigint, digits: number): string {
+  const negative = amountMinor < 0n;
+  let s = (negative ? -amountMinor : amountMinor).toString();
+  if (digits > 0) {
+    s = s.padStart(digits + 1, "0");
+    s = `${s.slice(0, -digits)}.${s.slice(-digits)}`;
+  }
+  return negative ? `-${s}` : s;
+}
+
+// formatMoney: 5000n USD → "$50.00", 100000n INR → "₹1000.00", 5000n JPY → "¥5000".
+// No digit grouping, as in the course's output; never through a float.
+export function formatMoney(amountMinor: bigint, currency: string): string {
+  let fmt: Intl.NumberFormat;
+  try {
+    fmt = new Intl.NumberFormat("en-US", { style: "currency", currency, useGrouping: false });
+  } catch {
+    return `${amountMinor} ${currency} (minor units)`;
+  }
+  const digits = fmt.resolvedOptions().maximumFractionDigits ?? 2;
+  // A numeric string keeps every digit: Intl formats it exactly.
+  return fmt.format(toDecimal(amountMinor, digits) as Intl.StringNumericLiteral);
+}
+
+function shortName(value: string, prefix: string): string {
+  return value.startsWith(prefix) ? value.slice(prefix.length) : value;
+}
+
+export function gatewayName(g: Gateway): string {
+  return shortName(gatewayToJSON(g), "GATEWAY_");
+}
+
+export function statusName(s: PaymentStatus): string {
+  return shortName(paymentStatusToJSON(s), "PAYMENT_STATUS_");
+}
+
+// paymentLine: "[LOG] Payment: pay_abc123 | $50.00 USD | STRIPE | COMPLETED"
+export function paymentLine(p: Payment): string {
+  const amount = p.amount ?? { amountMinor: 0n, currency: "" };
+  return `[LOG] Payment: ${p.id} | ${formatMoney(amount.amountMinor, amount.currency)} ${amount.currency} | ${gatewayName(p.gateway)} | ${statusName(p.status)}`;
+}
