@@ -59,8 +59,8 @@ type adyenItem struct {
 	MerchantAccountCode string `json:"merchantAccountCode"`
 	EventDate           string `json:"eventDate"`
 	Amount              struct {
-		Value    json.Number `json:"value"`
-		Currency string      `json:"currency"`
+		Value    number `json:"value"`
+		Currency string `json:"currency"`
 	} `json:"amount"`
 	PaymentMethod  string          `json:"paymentMethod"`
 	Reason         string          `json:"reason"`
@@ -276,7 +276,7 @@ func adyenRefund(p *pb.Payment, extra map[string]string) error {
 	p.Amount = &pb.Money{AmountMinor: refunded.AmountMinor, Currency: refunded.Currency}
 	if value := extra[adyenOriginalValueKey]; value != "" {
 		currency := firstNonEmpty(extra[adyenOriginalCurrencyKey], refunded.Currency)
-		original, err := money("additionalData."+adyenOriginalValueKey, json.Number(strings.TrimSpace(value)), currency)
+		original, err := money("additionalData."+adyenOriginalValueKey, number(strings.TrimSpace(value)), currency)
 		if err != nil {
 			return err
 		}

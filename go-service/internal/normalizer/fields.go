@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -12,8 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// decode parses a webhook document into v. Numbers stay json.Number so that
-// amounts are never rounded through float64.
+// decode parses a webhook document into v. Amounts and times are read as
+// number, so they are never rounded through float64.
 func decode(doc []byte, v any) error {
 	if err := json.Unmarshal(doc, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -33,7 +34,7 @@ func require(field, value string) error {
 }
 
 // unixTime converts a Unix-seconds field (Stripe, Razorpay). Zero means absent.
-func unixTime(field string, n json.Number) (*timestamppb.Timestamp, error) {
+func unixTime(field string, n number) (*timestamppb.Timestamp, error) {
 	if n == "" {
 		return nil, nil
 	}
@@ -109,4 +110,40 @@ func unsupported(gateway, eventType string) error {
 // ignored wraps ErrIgnored with the event type, for the skip counter's logs.
 func ignored(gateway, eventType string) error {
 	return fmt.Errorf("%s %s: %w", gateway, eventType, ErrIgnored)
+}
+
+// number is a JSON number kept as its exact text. Unlike json.Number it
+// refuses a quoted "100": a gateway that sends a string where its API has a
+// number sent something else, and it goes to the DLQ as malformed_json.
+type number string
+
+func (n *number) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		// The decoder has already checked that b is a valid number literal;
+		// minorAmount and unixTime decide whether it is a whole int64.
+		*n = number(b)
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[int64]()}
+}
+
+// jsonKind names the kind of a JSON value for a wrong-type error.
+func jsonKind(b []byte) string {
+	if len(b) == 0 {
+		return "empty"
+	}
+	switch b[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	}
+	return "value"
 }

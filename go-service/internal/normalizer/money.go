@@ -1,7 +1,6 @@
 package normalizer
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -51,8 +50,8 @@ func parseCurrency(code string) (string, error) {
 }
 
 // minorAmount reads an integer amount already in minor units (Stripe, Razorpay,
-// Adyen, Square). json.Number keeps it exact: 1e2, 50.5 and 2^63 are errors.
-func minorAmount(field string, n json.Number) (int64, error) {
+// Adyen, Square), exactly: 1e2, 50.5 and 2^63 are errors.
+func minorAmount(field string, n number) (int64, error) {
 	if n == "" {
 		return 0, errorf(CodeMissingField, "%s is missing", field)
 	}
@@ -67,7 +66,7 @@ func minorAmount(field string, n json.Number) (int64, error) {
 }
 
 // money validates currency and amount together.
-func money(field string, amount json.Number, currency string) (*pb.Money, error) {
+func money(field string, amount number, currency string) (*pb.Money, error) {
 	cur, err := parseCurrency(currency)
 	if err != nil {
 		return nil, err

@@ -15,9 +15,9 @@ type Razorpay struct{}
 func (Razorpay) Gateway() pb.Gateway { return pb.Gateway_GATEWAY_RAZORPAY }
 
 type razorpayEvent struct {
-	Entity    string      `json:"entity"`
-	Event     string      `json:"event"`
-	CreatedAt json.Number `json:"created_at"`
+	Entity    string `json:"entity"`
+	Event     string `json:"event"`
+	CreatedAt number `json:"created_at"`
 	Payload   struct {
 		Payment *struct {
 			Entity razorpayPayment `json:"entity"`
@@ -27,17 +27,17 @@ type razorpayEvent struct {
 
 type razorpayPayment struct {
 	ID               string          `json:"id"`
-	Amount           json.Number     `json:"amount"`
+	Amount           number          `json:"amount"`
 	Currency         string          `json:"currency"`
 	Status           string          `json:"status"`
 	Method           string          `json:"method"`
-	AmountRefunded   json.Number     `json:"amount_refunded"`
+	AmountRefunded   number          `json:"amount_refunded"`
 	RefundStatus     *string         `json:"refund_status"`
 	Email            *string         `json:"email"`
 	Notes            json.RawMessage `json:"notes"`
 	ErrorDescription *string         `json:"error_description"`
 	ErrorReason      *string         `json:"error_reason"`
-	CreatedAt        json.Number     `json:"created_at"`
+	CreatedAt        number          `json:"created_at"`
 }
 
 var razorpayHandled = map[string]bool{

@@ -2,7 +2,6 @@ package normalizer
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -50,26 +49,8 @@ type squarePayment struct {
 
 // squareMoney is Square's Money object.
 type squareMoney struct {
-	Amount   squareAmount `json:"amount"`
-	Currency string       `json:"currency"`
-}
-
-// squareAmount is Money.amount, which Square always sends as a JSON integer.
-// A plain json.Number would also accept the string "1000"; a quoted amount
-// here is a field of the wrong type, dead-lettered as malformed_json.
-type squareAmount json.Number
-
-func (a *squareAmount) UnmarshalJSON(b []byte) error {
-	switch {
-	case string(b) == "null":
-		return nil
-	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
-		// The decoder has already checked that b is a valid number literal;
-		// money() decides whether it is a whole, non-negative int64.
-		*a = squareAmount(b)
-		return nil
-	}
-	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[int64]()}
+	Amount   number `json:"amount"`
+	Currency string `json:"currency"`
 }
 
 // squareDetails is the part of card_details, wallet_details,
@@ -162,7 +143,7 @@ func (Square) fromPayment(ev squareEvent) (*pb.Payment, error) {
 		Metadata:      squareMetadata(sp),
 	}
 	if sp.RefundedMoney != nil {
-		refunded, err := money("data.object.payment.refunded_money.amount", json.Number(sp.RefundedMoney.Amount), sp.RefundedMoney.Currency)
+		refunded, err := money("data.object.payment.refunded_money.amount", sp.RefundedMoney.Amount, sp.RefundedMoney.Currency)
 		if err != nil {
 			return nil, err
 		}
@@ -204,14 +185,14 @@ func squarePaymentAmount(sp *squarePayment) (*pb.Money, error) {
 	if sp.AmountMoney == nil {
 		return nil, errorf(CodeMissingField, "data.object.payment.amount_money is missing")
 	}
-	amount, err := money("data.object.payment.amount_money.amount", json.Number(sp.AmountMoney.Amount), sp.AmountMoney.Currency)
+	amount, err := money("data.object.payment.amount_money.amount", sp.AmountMoney.Amount, sp.AmountMoney.Currency)
 	if err != nil {
 		return nil, err
 	}
 	if sp.TotalMoney == nil {
 		return amount, nil
 	}
-	total, err := money("data.object.payment.total_money.amount", json.Number(sp.TotalMoney.Amount), sp.TotalMoney.Currency)
+	total, err := money("data.object.payment.total_money.amount", sp.TotalMoney.Amount, sp.TotalMoney.Currency)
 	if err != nil {
 		return nil, err
 	}
@@ -256,22 +237,4 @@ func squareMetadata(sp *squarePayment) map[string]string {
 		md[kv[0]] = kv[1]
 	}
 	return md
-}
-
-// jsonKind names the kind of a JSON value for a wrong-type error.
-func jsonKind(b []byte) string {
-	if len(b) == 0 {
-		return "empty"
-	}
-	switch b[0] {
-	case '"':
-		return "string"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case 't', 'f':
-		return "bool"
-	}
-	return "value"
 }

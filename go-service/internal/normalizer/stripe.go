@@ -15,10 +15,10 @@ type Stripe struct{}
 func (Stripe) Gateway() pb.Gateway { return pb.Gateway_GATEWAY_STRIPE }
 
 type stripeEvent struct {
-	ID      string      `json:"id"`
-	Object  string      `json:"object"`
-	Type    string      `json:"type"`
-	Created json.Number `json:"created"`
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Type    string `json:"type"`
+	Created number `json:"created"`
 	Data    struct {
 		Object json.RawMessage `json:"object"`
 	} `json:"data"`
@@ -27,10 +27,10 @@ type stripeEvent struct {
 type stripePaymentIntent struct {
 	ID                 string          `json:"id"`
 	Object             string          `json:"object"`
-	Amount             json.Number     `json:"amount"`
+	Amount             number          `json:"amount"`
 	Currency           string          `json:"currency"`
 	Status             string          `json:"status"`
-	Created            json.Number     `json:"created"`
+	Created            number          `json:"created"`
 	ReceiptEmail       *string         `json:"receipt_email"`
 	PaymentMethodTypes []string        `json:"payment_method_types"`
 	Metadata           json.RawMessage `json:"metadata"`
@@ -46,10 +46,10 @@ type stripeCharge struct {
 	ID             string          `json:"id"`
 	Object         string          `json:"object"`
 	PaymentIntent  *string         `json:"payment_intent"`
-	Amount         json.Number     `json:"amount"`
-	AmountRefunded json.Number     `json:"amount_refunded"`
+	Amount         number          `json:"amount"`
+	AmountRefunded number          `json:"amount_refunded"`
 	Currency       string          `json:"currency"`
-	Created        json.Number     `json:"created"`
+	Created        number          `json:"created"`
 	ReceiptEmail   *string         `json:"receipt_email"`
 	Metadata       json.RawMessage `json:"metadata"`
 	BillingDetails struct {

@@ -1,8 +1,6 @@
 package normalizer
 
 import (
-	"bytes"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -170,16 +168,6 @@ func TestStripeNestedMetadata(t *testing.T) {
 			"gift":     "true",
 		},
 	}}
-	// Everything but the nested value must match exactly.
-	if len(got) == 1 {
-		if cart, ok := got[0].GetMetadata()["cart"]; ok && cart != want[0].Metadata["cart"] {
-			var compact bytes.Buffer
-			if json.Compact(&compact, []byte(cart)) == nil && compact.String() == want[0].Metadata["cart"] {
-				want[0].Metadata["cart"] = cart
-				defer t.Skipf("BUG: fields.go:87 metadata() keeps a nested value's raw JSON text with the sender's indentation: got %q, want compact %q", cart, compact.String())
-			}
-		}
-	}
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("payment mismatch (-want +got):\n%s", diff)
 	}

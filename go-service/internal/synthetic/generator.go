@@ -148,7 +148,11 @@ func (g *Generator) newLife() *life {
 		outcome = g.pickOutcome()
 	}
 	l := &life{g: gw, p: p}
-	for _, st := range gw.lifecycle(outcome) {
+	statuses := gw.lifecycle(outcome)
+	if g.opts.Mix == MixSimple {
+		statuses = statuses[len(statuses)-1:] // just the completion event
+	}
+	for _, st := range statuses {
 		s := Step{Status: st, EventID: gw.newEventID(g.r)}
 		switch st {
 		case pb.PaymentStatus_PAYMENT_STATUS_FAILED:
