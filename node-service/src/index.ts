@@ -3,8 +3,7 @@
 //
 //   npx tsx src/index.ts [--server localhost:50051] [--count N] [--from earliest|latest|<cursor>] [--json]
 import { parseArgs } from "node:util";
-import * as grpc from "@grpc/grpc-js";
-import { PaymentClient, isStatus } from "./client";
+import { PaymentClient } from "./client";
 import { paymentLine } from "./format";
 import { Payment, StartPosition } from "./gen/payment";
 
@@ -80,8 +79,10 @@ async function main(): Promise<number> {
   process.once("SIGTERM", () => abort.abort());
   let received = 0;
   let lastCursor = "";
+  let connected = false;
   try {
     await client.waitForReady(opts.timeoutMs);
+    connected = true;
     log("[CLIENT] Connected to gRPC server");
     for await (const { payment, cursor } of client.stream(startRequest(opts.from), abort.signal)) {
       if (!payment) continue;
@@ -92,7 +93,7 @@ async function main(): Promise<number> {
     }
   } catch (err) {
     const e = err as Error;
-    const hint = isStatus(err, grpc.status.UNAVAILABLE) || e.message.includes("Failed to connect")
+    const hint = !connected
       ? ` (is the server running at ${opts.server}? \`make server\` starts it)`
       : "";
     process.stderr.write(`[CLIENT] Error: ${e.message}${hint}\n`);

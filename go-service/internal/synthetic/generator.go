@@ -87,10 +87,10 @@ func (g *Generator) Next() (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	g.last = &rec
 	if g.opts.InvalidRate > 0 && g.r.Float64() < g.opts.InvalidRate {
 		return g.corrupt(rec), nil
 	}
+	g.last = &rec // only a record sent valid can be sent again as a duplicate
 	return rec, nil
 }
 

@@ -1,0 +1,71 @@
+# Payment Gateway Aggregator: every task has one way to run it. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+KAFKA := go-service/tools/kafka/kafka.sh
+BUF := node-service/node_modules/.bin/buf
+FUZZTIME ?= 5s
+ARGS ?=
+
+.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-lessons demo server producer client kafka-up kafka-down
+
+help: ## Show the tasks
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: node-service/node_modules/.installed ## Install Go modules and npm packages
+	@cd go-service && go mod download
+
+node-service/node_modules/.installed: node-service/package-lock.json
+	cd node-service && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+gen: deps ## Regenerate Go (go-service/pb) and TypeScript (node-service/src/gen) code from proto/
+	cd go-service && go build -o bin/ tool
+	$(BUF) lint proto
+	$(BUF) generate proto --template proto/buf.gen.yaml
+
+gen-check: deps ## Fail if the committed generated code is not what `make gen` makes
+	@cd go-service && go build -o bin/ tool
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	  $(BUF) generate proto --template proto/buf.gen.yaml --output $$tmp && \
+	  diff -r $$tmp/go-service/pb go-service/pb && diff -r $$tmp/node-service/src/gen node-service/src/gen && \
+	  echo "generated code is up to date" || { echo "generated code is stale: run make gen"; exit 1; }
+
+lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
+	@test -z "$$(gofmt -l go-service | grep -v '/pb/')" || { gofmt -l go-service | grep -v '/pb/'; echo "gofmt: the files above need formatting"; exit 1; }
+	cd go-service && go vet ./...
+	cd node-service && npx tsc --noEmit
+	$(BUF) lint proto
+
+test: kafka-up deps gen-check test-go test-fuzz test-ts ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons
+
+test-go: ## Go unit and integration tests (needs Kafka: make kafka-up)
+	cd go-service && REQUIRE_KAFKA=1 go test -count=1 -timeout 20m ./...
+
+test-fuzz: ## Run every fuzz target for FUZZTIME (default 5s)
+	@cd go-service && for target in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' internal/normalizer/*_test.go | cut -d' ' -f2); do \
+	  echo "fuzz $$target for $(FUZZTIME)"; \
+	  go test ./internal/normalizer -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$target.log 2>&1 || { cat /tmp/fuzz-$$target.log; exit 1; }; \
+	done
+
+test-ts: deps ## TypeScript type check and tests
+	cd node-service && npx tsc --noEmit && npm test --silent
+
+demo: kafka-up deps ## Start everything, send payments, watch them arrive, stop everything
+	bash go-service/tools/demo.sh
+
+server: kafka-up ## Terminal 1: the gRPC server (ingest + serve)
+	cd go-service && go run ./cmd/server $(ARGS)
+
+producer: ## Terminal 2: send synthetic payments (ARGS="--count 20 --rate 5")
+	cd go-service && go run ./cmd/producer $(ARGS)
+
+client: deps ## Terminal 3: the TypeScript client printing [LOG] lines
+	cd node-service && npx tsx src/index.ts $(ARGS)
+
+kafka-up: ## Start local Kafka (KRaft) on 127.0.0.1:9092; first run resolves jars from Maven Central
+	@$(KAFKA) up
+
+kafka-down: ## Stop local Kafka
+	@$(KAFKA) down
