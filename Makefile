@@ -52,8 +52,10 @@ test-fuzz: ## Run every fuzz target for FUZZTIME (default 5s)
 test-ts: deps ## TypeScript type check and tests
 	cd node-service && npx tsc --noEmit && npm test --silent
 
-demo: kafka-up deps ## Start everything, send payments, watch them arrive, stop everything
-	bash go-service/tools/demo.sh
+demo: deps ## Start everything, send payments, watch them arrive, stop everything
+	@started=0; $(KAFKA) status >/dev/null 2>&1 || { $(KAFKA) up; started=1; }; \
+	  rc=0; bash go-service/tools/demo.sh || rc=$$?; \
+	  if [ $$started = 1 ]; then $(KAFKA) down; fi; exit $$rc
 
 server: kafka-up ## Terminal 1: the gRPC server (ingest + serve)
 	cd go-service && go run ./cmd/server $(ARGS)

@@ -43,11 +43,30 @@ func Merge(cur, event *pb.Payment) *pb.Payment {
 	if !final(cur.GetStatus()) {
 		next.Status, next.FailureReason = advance(cur, event)
 	}
-	if event.GetRefunded().GetAmountMinor() > next.GetRefunded().GetAmountMinor() && !failedOrCanceled(next.GetStatus()) {
-		next.Refunded = event.GetRefunded()
+	if refunded := refundedAfter(cur, event); refunded != nil && !failedOrCanceled(next.GetStatus()) {
+		next.Refunded = refunded
 		next.Status = refundStatus(next)
 	}
 	return next
+}
+
+// refundedAfter returns the payment's refunded total after event, or nil if
+// the event refunds nothing new. Most gateways report the running total, so
+// it only grows; an Adyen REFUND notification carries that one refund's
+// amount, so Adyen refunds add up (each event counts once: duplicates were
+// dropped before Merge).
+func refundedAfter(cur, event *pb.Payment) *pb.Money {
+	r := event.GetRefunded()
+	if r.GetAmountMinor() == 0 {
+		return nil
+	}
+	if event.GetGateway() == pb.Gateway_GATEWAY_ADYEN {
+		return &pb.Money{AmountMinor: cur.GetRefunded().GetAmountMinor() + r.GetAmountMinor(), Currency: r.GetCurrency()}
+	}
+	if r.GetAmountMinor() > cur.GetRefunded().GetAmountMinor() {
+		return r
+	}
+	return nil
 }
 
 func advance(cur, event *pb.Payment) (pb.PaymentStatus, string) {

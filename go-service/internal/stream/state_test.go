@@ -14,6 +14,13 @@ func pay(status pb.PaymentStatus, amount, refunded int64) *pb.Payment {
 	return p
 }
 
+// adyen is an Adyen event: a REFUND carries that one refund's amount.
+func adyen(status pb.PaymentStatus, refund int64) *pb.Payment {
+	p := pay(status, 100, refund)
+	p.Gateway = pb.Gateway_GATEWAY_ADYEN
+	return p
+}
+
 func TestMergeNeverMovesBackwards(t *testing.T) {
 	const (
 		pending    = pb.PaymentStatus_PAYMENT_STATUS_PENDING
@@ -39,6 +46,8 @@ func TestMergeNeverMovesBackwards(t *testing.T) {
 		{"refund before completion arrives", []*pb.Payment{pay(partial, 100, 30), pay(completed, 100, 0)}, partial, 30},
 		{"refunded only grows", []*pb.Payment{pay(completed, 100, 0), pay(partial, 100, 60), pay(partial, 100, 30)}, partial, 60},
 		{"refunded is final", []*pb.Payment{pay(refunded, 100, 100), pay(completed, 100, 0)}, refunded, 100},
+		{"adyen refunds add up", []*pb.Payment{adyen(completed, 0), adyen(partial, 30), adyen(partial, 30), adyen(refunded, 40)}, refunded, 100},
+		{"adyen partial refunds stay partial", []*pb.Payment{adyen(completed, 0), adyen(partial, 30), adyen(partial, 30)}, partial, 60},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
