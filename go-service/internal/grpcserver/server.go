@@ -61,7 +61,7 @@ func (s *Service) StreamPayments(req *pb.StreamPaymentsRequest, out grpc.ServerS
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
-	sub, err := s.subscribe(req, accept)
+	sub, err := s.subscribe(out.Context(), req, accept)
 	if err != nil {
 		return err
 	}
@@ -94,22 +94,25 @@ func (s *Service) StreamPayments(req *pb.StreamPaymentsRequest, out grpc.ServerS
 	}
 }
 
-func (s *Service) subscribe(req *pb.StreamPaymentsRequest, accept func(*pb.Payment) bool) (*stream.Subscription, error) {
-	if req.GetCursor() != "" {
+func (s *Service) subscribe(ctx context.Context, req *pb.StreamPaymentsRequest, accept func(*pb.Payment) bool) (stream.Stream, error) {
+	var start stream.Start
+	switch {
+	case req.GetCursor() != "":
 		pos, err := stream.ParseCursor(req.GetCursor())
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "cursor: %v: send back a cursor exactly as this service returned it", err)
 		}
-		sub, err := s.hub.SubscribeAt(pos, accept)
-		if errors.Is(err, stream.ErrOutOfWindow) {
-			return nil, status.Error(codes.OutOfRange, "cursor: it points before what this server still holds; start again with START_POSITION_EARLIEST")
-		}
-		return sub, err
+		start.Cursor = pos
+	case req.GetSince() != nil:
+		start.Since = req.GetSince().AsTime()
+	case req.GetStart() == pb.StartPosition_START_POSITION_EARLIEST:
+		start.Earliest = true
 	}
-	if req.GetStart() == pb.StartPosition_START_POSITION_EARLIEST || req.GetSince() != nil {
-		return s.hub.SubscribeEarliest(accept), nil
+	sub, err := s.hub.Open(ctx, start, accept)
+	if errors.Is(err, stream.ErrOutOfWindow) {
+		return nil, status.Error(codes.OutOfRange, "cursor: it points before what Kafka still holds; start again with START_POSITION_EARLIEST")
 	}
-	return s.hub.SubscribeLatest(accept), nil
+	return sub, err
 }
 
 // GetPayment returns the latest state of one payment.

@@ -20,6 +20,7 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
+	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
 // Options configure the ingest stage.
@@ -34,6 +35,11 @@ type Options struct {
 	MaxInFlight int
 	// DrainTimeout bounds how long shutdown waits for in-flight records.
 	DrainTimeout time.Duration
+	// OnRecord, if set, learns the outcome of every raw record: its gateway
+	// ("" if unknown), its DLQ code ("" if it became payments, "skipped" if
+	// it carried no payment change) and how long normalizing took. Metrics
+	// hang here; it must be fast and safe for concurrent use.
+	OnRecord func(gateway, code string, took time.Duration)
 }
 
 // Ingester runs the ingest stage.
@@ -272,7 +278,9 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 		GatewayHeader: kafka.Header(m, "gateway"),
 		Value:         m.Value,
 	}
+	began := time.Now()
 	payments, err := normalizer.Normalize(rec)
+	in.observe(rec, payments, err, time.Since(began))
 	switch {
 	case errors.Is(err, normalizer.ErrIgnored):
 		in.Stats.Skipped.Add(1)
@@ -359,4 +367,19 @@ func (tc *topicConsumer) lag() int64 {
 		lag += max(0, high-int64(p.Offset))
 	}
 	return lag
+}
+
+func (in *Ingester) observe(rec normalizer.Record, payments []*pb.Payment, err error, took time.Duration) {
+	if in.opts.OnRecord == nil {
+		return
+	}
+	gateway := rec.GatewayHeader
+	if len(payments) > 0 {
+		gateway = normalizer.GatewayName(payments[0].GetGateway())
+	}
+	code := string(normalizer.CodeOf(err))
+	if errors.Is(err, normalizer.ErrIgnored) {
+		code = "skipped"
+	}
+	in.opts.OnRecord(gateway, code, took)
 }
