@@ -28,6 +28,10 @@ type Options struct {
 	Kafka           config.Kafka
 	GroupID         string
 	Topics          []string // raw topics, one consumer goroutine each
+	// ConsumerMode is "per-topic" (default: one consumer per raw topic, the
+	// course's model) or "shared" (one consumer subscribed to every raw
+	// topic, feeding a goroutine per topic: far fewer librdkafka threads).
+	ConsumerMode string
 	NormalizedTopic string
 	DLQTopic        string
 	// MaxInFlight bounds records consumed but not yet acknowledged downstream,
