@@ -253,12 +253,19 @@ func generate(t *testing.T, opts synthetic.Options, n int) []synthetic.Record {
 // delivery report.
 func produce(t *testing.T, tt testTopics, recs []synthetic.Record) {
 	t.Helper()
-	if err := kafka.EnsureTopics(context.Background(), kafkaConfig, tt.rawList()); err != nil {
+	if err := produceAll(tt, recs); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// produceAll is produce for goroutines other than the test's own.
+func produceAll(tt testTopics, recs []synthetic.Record) error {
+	if err := kafka.EnsureTopics(context.Background(), kafkaConfig, tt.rawList()); err != nil {
+		return err
 	}
 	p, err := kafka.NewProducer(kafkaConfig, discardLogger(), nil)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer p.Close(10 * time.Second)
 	var wg sync.WaitGroup
@@ -281,13 +288,14 @@ func produce(t *testing.T, tt testTopics, recs []synthetic.Record) {
 			}
 		})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
 	wg.Wait()
 	if len(failures) > 0 {
-		t.Fatalf("%d deliveries failed, first: %v", len(failures), failures[0])
+		return fmt.Errorf("%d deliveries failed, first: %w", len(failures), failures[0])
 	}
+	return nil
 }
 
 // collect reads n responses from a stream, failing after timeout.

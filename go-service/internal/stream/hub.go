@@ -35,6 +35,8 @@ type Hub struct {
 	live     Position // per partition: where "latest" starts until the hub has caught up
 	notify   chan struct{}
 
+	history *history
+
 	states  map[paymentKey]*pb.Payment
 	dedupe  *seenSet
 	counts  counts

@@ -31,13 +31,38 @@ type Stream interface {
 	Close()
 }
 
-// Open starts a subscription. accept filters payments (nil: all).
-func (h *Hub) Open(_ context.Context, start Start, accept func(*pb.Payment) bool) (Stream, error) {
+// Open starts a subscription. accept filters payments (nil: all). Starts
+// older than the in-memory window read from Kafka first and join the window
+// when they reach it, so EARLIEST and old cursors replay all Kafka holds.
+func (h *Hub) Open(ctx context.Context, start Start, accept func(*pb.Payment) bool) (Stream, error) {
+	h.mu.Lock()
+	hist := h.history
+	h.mu.Unlock()
 	switch {
 	case start.Cursor != nil:
-		return h.SubscribeAt(start.Cursor, accept)
-	case start.Earliest, !start.Since.IsZero():
-		return h.SubscribeEarliest(accept), nil
+		return h.openAt(ctx, start.Cursor, accept)
+	case !start.Since.IsZero():
+		since := start.Since
+		inTime := func(p *pb.Payment) bool {
+			return !p.GetUpdatedAt().AsTime().Before(since) && (accept == nil || accept(p))
+		}
+		if hist == nil {
+			return h.SubscribeEarliest(inTime), nil
+		}
+		pos, err := sinceOffsets(hist, since)
+		if err != nil {
+			return nil, err
+		}
+		return h.openAt(ctx, pos, inTime)
+	case start.Earliest:
+		if hist == nil {
+			return h.SubscribeEarliest(accept), nil
+		}
+		pos, err := earliestOffsets(hist)
+		if err != nil {
+			return nil, err
+		}
+		return h.openAt(ctx, pos, accept)
 	}
 	return h.SubscribeLatest(accept), nil
 }

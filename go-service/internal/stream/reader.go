@@ -35,6 +35,7 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		return err
 	}
 	hub.Start(from, live)
+	hub.setHistory(k, topic)
 	assign := make([]ckafka.TopicPartition, 0, len(from))
 	for p, o := range from {
 		assign = append(assign, ckafka.TopicPartition{Topic: &topic, Partition: p, Offset: ckafka.Offset(o)})

@@ -1,0 +1,243 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/pb"
+)
+
+// ErrBeforeRetention is returned for a cursor older than what Kafka still
+// holds: resuming from it would silently skip payments, so it is refused.
+var ErrBeforeRetention = errors.New("position is older than what Kafka still holds")
+
+// history is where subscribers that start before the window read from: the
+// normalized topic itself. Set by Read.
+type history struct {
+	kafka config.Kafka
+	topic string
+}
+
+func (h *Hub) setHistory(k config.Kafka, topic string) {
+	h.mu.Lock()
+	h.history = &history{kafka: k, topic: topic}
+	h.mu.Unlock()
+}
+
+// covers reports whether the window still holds everything from pos on.
+func (h *Hub) covers(pos Position) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for p, first := range h.first {
+		if pos[p] < first {
+			return false
+		}
+	}
+	return true
+}
+
+// openAt subscribes at pos: from the window when it still holds pos,
+// otherwise from Kafka until the window is reached.
+func (h *Hub) openAt(ctx context.Context, pos Position, accept func(*pb.Payment) bool) (Stream, error) {
+	if sub, err := h.SubscribeAt(pos, accept); err == nil {
+		return sub, nil
+	}
+	h.mu.Lock()
+	hist := h.history
+	h.mu.Unlock()
+	if hist == nil {
+		return nil, fmt.Errorf("%w: %w", ErrBeforeRetention, ErrOutOfWindow)
+	}
+	return newCatchUp(ctx, h, hist, pos, accept)
+}
+
+// catchUp reads history straight from Kafka with a consumer of its own,
+// then hands over to the hub as soon as the window holds its position. A
+// slow reader here costs the server nothing: Kafka keeps the data.
+type catchUp struct {
+	h      *Hub
+	c      *ckafka.Consumer
+	topic  string
+	pos    Position
+	accept func(*pb.Payment) bool
+	seen   *seenSet
+	states map[paymentKey]*pb.Payment
+	live   *Subscription
+}
+
+func newCatchUp(_ context.Context, h *Hub, hist *history, pos Position, accept func(*pb.Payment) bool) (*catchUp, error) {
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{
+		"group.id":           "payment-aggregator-history",
+		"enable.auto.commit": false,
+		"auto.offset.reset":  "earliest",
+		"fetch.wait.max.ms":  50,
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("history consumer: %w", err)
+	}
+	low, _, err := bounds(c, hist.topic)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	for p, o := range pos {
+		if o < low[p] {
+			c.Close()
+			return nil, fmt.Errorf("%w: %w (partition %d: wanted offset %d, oldest is %d)", ErrBeforeRetention, ErrOutOfWindow, p, o, low[p])
+		}
+	}
+	start := pos.clone()
+	assign := make([]ckafka.TopicPartition, 0, len(low))
+	for p, o := range low {
+		if _, ok := start[p]; !ok {
+			start[p] = o // a partition the cursor did not know: from its beginning
+		}
+		assign = append(assign, ckafka.TopicPartition{Topic: &hist.topic, Partition: p, Offset: ckafka.Offset(start[p])})
+	}
+	if err := c.Assign(assign); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("assign history: %w", err)
+	}
+	h.mu.Lock()
+	h.clients++
+	h.mu.Unlock()
+	return &catchUp{h: h, c: c, topic: hist.topic, pos: start, accept: accept, seen: newSeenSet(100000), states: map[paymentKey]*pb.Payment{}}, nil
+}
+
+func (s *catchUp) Next(ctx context.Context) (Entry, string, error) {
+	for {
+		if s.live != nil {
+			return s.live.Next(ctx)
+		}
+		if err := ctx.Err(); err != nil {
+			return Entry{}, "", err
+		}
+		if s.h.covers(s.pos) {
+			s.handOver()
+			continue
+		}
+		m, ok := s.c.Poll(100).(*ckafka.Message)
+		if !ok || m.TopicPartition.Error != nil {
+			continue
+		}
+		if e, ok := s.apply(m); ok {
+			return e, s.pos.Cursor(), nil
+		}
+	}
+}
+
+// apply advances the position over m and returns the entry to deliver, if any.
+func (s *catchUp) apply(m *ckafka.Message) (Entry, bool) {
+	tp := m.TopicPartition
+	off := int64(tp.Offset)
+	if off < s.pos[tp.Partition] {
+		return Entry{}, false
+	}
+	s.pos[tp.Partition] = off + 1
+	var ev pb.Payment
+	if proto.Unmarshal(m.Value, &ev) != nil || ev.GetId() == "" || !s.seen.add(ev.GetGateway(), ev.GetEventId()) {
+		return Entry{}, false
+	}
+	key := paymentKey{ev.GetGateway(), ev.GetId()}
+	state := Merge(s.states[key], &ev)
+	s.states[key] = state
+	if s.accept != nil && !s.accept(state) {
+		return Entry{}, false
+	}
+	return Entry{Partition: tp.Partition, Offset: off, Payment: state}, true
+}
+
+// handOver switches to the hub's window at exactly the position reached.
+func (s *catchUp) handOver() {
+	sub, err := s.h.SubscribeAt(s.pos, s.accept)
+	if err != nil {
+		return // the window moved on meanwhile: keep reading from Kafka
+	}
+	s.h.mu.Lock()
+	s.h.clients-- // the live subscription counts this client from now on
+	s.h.mu.Unlock()
+	s.live = sub
+	s.closeConsumer()
+}
+
+func (s *catchUp) closeConsumer() {
+	if s.c != nil {
+		go s.c.Close() // closing a consumer can take a moment; don't hold the stream
+		s.c = nil
+	}
+}
+
+func (s *catchUp) Cursor() string {
+	if s.live != nil {
+		return s.live.Cursor()
+	}
+	return s.pos.Cursor()
+}
+
+func (s *catchUp) Behind() (int, int) {
+	if s.live != nil {
+		return s.live.Behind()
+	}
+	return 0, len(s.h.ring) // reading from Kafka at its own pace: never lapped
+}
+
+func (s *catchUp) Close() {
+	if s.live != nil {
+		s.live.Close()
+		return
+	}
+	s.closeConsumer()
+	s.h.mu.Lock()
+	s.h.clients--
+	s.h.mu.Unlock()
+	s.live = &Subscription{h: s.h, closed: true} // Close is idempotent
+}
+
+// sinceOffsets returns, per partition, the first offset whose record
+// timestamp is at or after t (the end of the partition when none is).
+func sinceOffsets(hist *history, t time.Time) (Position, error) {
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{"group.id": "payment-aggregator-history"}))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	_, end, err := bounds(c, hist.topic)
+	if err != nil {
+		return nil, err
+	}
+	query := make([]ckafka.TopicPartition, 0, len(end))
+	for p := range end {
+		query = append(query, ckafka.TopicPartition{Topic: &hist.topic, Partition: p, Offset: ckafka.Offset(t.UnixMilli())})
+	}
+	found, err := c.OffsetsForTimes(query, 10000)
+	if err != nil {
+		return nil, fmt.Errorf("offsets for time %s: %w", t.Format(time.RFC3339), err)
+	}
+	pos := Position{}
+	for _, tp := range found {
+		if tp.Offset < 0 {
+			pos[tp.Partition] = end[tp.Partition]
+		} else {
+			pos[tp.Partition] = int64(tp.Offset)
+		}
+	}
+	return pos, nil
+}
+
+// earliestOffsets returns the oldest offset Kafka holds per partition.
+func earliestOffsets(hist *history) (Position, error) {
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{"group.id": "payment-aggregator-history"}))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	low, _, err := bounds(c, hist.topic)
+	return low, err
+}
