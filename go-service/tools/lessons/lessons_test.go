@@ -8,7 +8,10 @@
 // A source is named on the line before the block:
 //
 //	<!-- from: go-service/internal/kafka/offsets.go#OffsetTracker.Done -->  a Go declaration with its doc comment
-//	<!-- from: proto/payment.proto#L10-L20 -->                                lines 10 to 20 of any file
+//	<!-- from: node-service/src/format.ts#formatMoney -->                    a TS function/class/const/interface/type,
+//	<!-- from: proto/payment.proto#Money -->                                  or proto message/enum/service, with its comments
+//	<!-- from: go-service/go.mod#/^tool \(/ -->                              from the first line matching the regexp to the next blank line
+//	<!-- from: proto/payment.proto#L10-L20 -->                                lines 10 to 20 of any file (breaks when lines move: prefer names)
 package lessons
 
 import (
@@ -117,14 +120,68 @@ func excerpt(path, selector string) (string, error) {
 		}
 		return strings.Join(all[from-1:to], "\n"), nil
 	}
+	if strings.HasPrefix(selector, "/") && strings.HasSuffix(selector, "/") && len(selector) > 2 {
+		return paragraph(path, all, selector[1:len(selector)-1])
+	}
 	if !strings.HasSuffix(path, ".go") {
-		return "", fmt.Errorf("selector %q: name a line range (L10-L20) for non-Go files", selector)
+		return namedBlock(path, all, selector)
 	}
 	from, to, err := goDecl(path, src, selector)
 	if err != nil {
 		return "", err
 	}
 	return strings.Join(all[from-1:to], "\n"), nil
+}
+
+// paragraph returns the lines from the first one matching pattern up to the
+// next blank line.
+func paragraph(path string, all []string, pattern string) (string, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return "", fmt.Errorf("selector /%s/: %w", pattern, err)
+	}
+	for i, line := range all {
+		if !re.MatchString(line) {
+			continue
+		}
+		j := i
+		for j < len(all) && strings.TrimSpace(all[j]) != "" {
+			j++
+		}
+		return strings.Join(all[i:j], "\n"), nil
+	}
+	return "", fmt.Errorf("%s: no line matches /%s/", path, pattern)
+}
+
+// namedBlock finds a TypeScript or proto declaration by name, with the
+// comment lines right above it, through its closing brace at column 0.
+func namedBlock(path string, all []string, name string) (string, error) {
+	decl := regexp.MustCompile(`^(export\s+)?(default\s+)?(async\s+)?(function\*?|class|interface|type|const|let|enum|message|service)\s+` + regexp.QuoteMeta(name) + `\b`)
+	for i, line := range all {
+		if !decl.MatchString(line) {
+			continue
+		}
+		start := i
+		for start > 0 && isComment(all[start-1]) {
+			start--
+		}
+		end := i
+		if strings.Contains(line, "{") || !strings.HasSuffix(strings.TrimSpace(line), ";") {
+			for end < len(all) && !strings.HasPrefix(all[end], "}") {
+				end++
+			}
+		}
+		if end == len(all) {
+			return "", fmt.Errorf("%s: %s never closes", path, name)
+		}
+		return strings.Join(all[start:end+1], "\n"), nil
+	}
+	return "", fmt.Errorf("%s: no declaration named %s", path, name)
+}
+
+func isComment(line string) bool {
+	t := strings.TrimSpace(line)
+	return strings.HasPrefix(t, "//") || strings.HasPrefix(t, "/*") || strings.HasPrefix(t, "*")
 }
 
 // goDecl finds a top-level declaration (Name, or Type.Method) and returns its

@@ -1,0 +1,196 @@
+package lessons
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A lesson marks a shell block it promises will work as written:
+//
+//	<!-- run -->            the block runs from the repository root, with Kafka up
+//	<!-- run: server -->    the same, with the server running on :50051
+//
+// and may follow it with the output the learner should see:
+//
+//	<!-- expect -->
+//	```text
+//	[PRODUCER] Sent: ... | stripe | ...
+//	```
+//
+// Every expected line must appear in the output, in order; "..." in an
+// expected line matches any text. These run with LESSONS_RUN=1 (make test
+// sets it), since they need the real stack.
+type runnable struct {
+	where  string
+	script string
+	server bool
+	expect []string
+}
+
+var runMarker = regexp.MustCompile(`^<!-- run(: server)? -->$`)
+
+func runnables(t *testing.T) []runnable {
+	var out []runnable
+	for _, file := range lessonFiles(t) {
+		doc, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Split(string(doc), "\n")
+		for i := 0; i < len(text); i++ {
+			m := runMarker.FindStringSubmatch(strings.TrimSpace(text[i]))
+			if m == nil {
+				continue
+			}
+			where := fmt.Sprintf("%s:%d", filepath.Base(file), i+1)
+			start, end, err := fence(text, i+1)
+			if err != nil {
+				t.Errorf("%s: %v", where, err)
+				continue
+			}
+			r := runnable{where: where, script: strings.Join(text[start:end], "\n"), server: m[1] != ""}
+			j := end + 1
+			for j < len(text) && strings.TrimSpace(text[j]) == "" {
+				j++
+			}
+			if j < len(text) && strings.TrimSpace(text[j]) == "<!-- expect -->" {
+				s, e, err := fence(text, j+1)
+				if err != nil {
+					t.Errorf("%s: expect: %v", where, err)
+					continue
+				}
+				r.expect = text[s:e]
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestRunnableCommandsWork(t *testing.T) {
+	blocks := runnables(t)
+	if os.Getenv("LESSONS_RUN") == "" {
+		t.Skipf("%d runnable blocks found; set LESSONS_RUN=1 (make test does) to run them against the real stack", len(blocks))
+	}
+	root, err := filepath.Abs(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blocks {
+		t.Run(b.where, func(t *testing.T) {
+			if b.server {
+				stop := startCourseServer(t, root)
+				defer stop()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", "-eo", "pipefail", "-c", b.script)
+			cmd.Dir = root
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s failed: %v\n--- script:\n%s\n--- output:\n%s", b.where, err, b.script, out)
+			}
+			if missing := unmatched(b.expect, string(out)); missing != "" {
+				t.Fatalf("%s: expected line not found (in order): %q\n--- output:\n%s", b.where, missing, out)
+			}
+		})
+	}
+}
+
+// unmatched returns the first expected line that does not match, in order.
+func unmatched(expect []string, output string) string {
+	lines := strings.Split(output, "\n")
+	i := 0
+	for _, want := range expect {
+		if strings.TrimSpace(want) == "" {
+			continue
+		}
+		pattern := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(strings.TrimRight(want, " ")), `\.\.\.`, ".*") + "$")
+		for i < len(lines) && !pattern.MatchString(strings.TrimRight(lines[i], " \r")) {
+			i++
+		}
+		if i == len(lines) {
+			return want
+		}
+		i++
+	}
+	return ""
+}
+
+// startCourseServer runs the server as lesson 07's first terminal does:
+// default topics, port 50051.
+func startCourseServer(t *testing.T, root string) func() {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "server")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/server")
+	build.Dir = filepath.Join(root, "go-service")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build server: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	cmd.Dir = filepath.Join(root, "go-service")
+	cmd.Env = append(os.Environ(), "ENV_FILE=/nonexistent")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		serving, assigned, topics := false, 0, 0
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.Contains(line, "Consuming from"):
+				topics++
+			case strings.Contains(line, "Assigned"):
+				assigned++
+			case strings.Contains(line, "Serving from"):
+				serving = true
+			}
+			if serving && topics > 0 && assigned >= topics && ready != nil {
+				close(ready)
+				ready = nil
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(90 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("course server not ready in 90s")
+	}
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+}
+
+func TestUnmatched(t *testing.T) {
+	out := "[PRODUCER] Sent: pi_1 | stripe | $5.00\n[PRODUCER] Sent: pay_2 | razorpay | ₹10.00\n[PRODUCER] Done: 2 sent"
+	tests := []struct {
+		expect []string
+		want   string
+	}{
+		{[]string{"[PRODUCER] Sent: ... | stripe | ...", "[PRODUCER] Done: ..."}, ""},
+		{[]string{"[PRODUCER] Done: ...", "[PRODUCER] Sent: ..."}, "[PRODUCER] Sent: ..."},
+		{[]string{"[PRODUCER] Sent: ... | paypal | ..."}, "[PRODUCER] Sent: ... | paypal | ..."},
+	}
+	for _, tc := range tests {
+		if got := unmatched(tc.expect, out); got != tc.want {
+			t.Errorf("unmatched(%q) = %q, want %q", tc.expect, got, tc.want)
+		}
+	}
+}
