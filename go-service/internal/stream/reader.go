@@ -72,13 +72,22 @@ func publish(hub *Hub, m *ckafka.Message, log *slog.Logger) {
 
 // bounds returns, per partition, the oldest offset Kafka holds and the end.
 func bounds(c *ckafka.Consumer, topic string) (from, end Position, err error) {
-	md, err := c.GetMetadata(&topic, false, 10000)
-	if err != nil {
-		return nil, nil, fmt.Errorf("metadata of %s: %w", topic, err)
-	}
-	t, ok := md.Topics[topic]
-	if !ok || t.Error.Code() != ckafka.ErrNoError || len(t.Partitions) == 0 {
-		return nil, nil, fmt.Errorf("topic %s not found: %v", topic, t.Error)
+	// A topic created a moment ago may not be in every broker's metadata yet.
+	var t ckafka.TopicMetadata
+	for attempt := 0; ; attempt++ {
+		md, err := c.GetMetadata(&topic, false, 10000)
+		if err != nil {
+			return nil, nil, fmt.Errorf("metadata of %s: %w", topic, err)
+		}
+		var ok bool
+		t, ok = md.Topics[topic]
+		if ok && t.Error.Code() == ckafka.ErrNoError && len(t.Partitions) > 0 {
+			break
+		}
+		if attempt == 20 {
+			return nil, nil, fmt.Errorf("topic %s not found: %v", topic, t.Error)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	from, end = Position{}, Position{}
 	for _, p := range t.Partitions {
