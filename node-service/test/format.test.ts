@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatMoney, minorUnits, paymentLine, toDecimal } from "../src/format";
+import { paint, paymentJSON, statsTable, summaryLine, useColor } from "../src/output";
 import { Gateway, PaymentStatus } from "../src/gen/payment";
 
 test("minor units come from ISO 4217", () => {
@@ -51,4 +52,78 @@ test("paymentLine is the course's [LOG] line", () => {
     source: undefined,
   });
   assert.equal(line, "[LOG] Payment: pay_def456 | ₹1000.00 INR | RAZORPAY | COMPLETED");
+});
+
+test("paymentJSON is the proto3 JSON mapping on one line", () => {
+  const json = paymentJSON({
+    id: "pi_1", gateway: Gateway.GATEWAY_STRIPE, amount: { amountMinor: 9223372036854775807n, currency: "USD" },
+    status: PaymentStatus.PAYMENT_STATUS_PARTIALLY_REFUNDED, customerEmail: "a@example.com", method: "card", failureReason: "",
+    eventId: "evt_1", metadata: { k: "v" }, createdAt: new Date("2026-11-25T10:00:00Z"), updatedAt: new Date("2026-11-25T10:00:01.5Z"),
+    refunded: { amountMinor: 100n, currency: "USD" }, source: { topic: "payments.raw.stripe", partition: 2, offset: 41n },
+  });
+  assert.ok(!json.includes("\n"));
+  assert.deepEqual(JSON.parse(json), {
+    id: "pi_1", gateway: "GATEWAY_STRIPE", amount: { amountMinor: "9223372036854775807", currency: "USD" },
+    status: "PAYMENT_STATUS_PARTIALLY_REFUNDED", customerEmail: "a@example.com", method: "card", eventId: "evt_1",
+    metadata: { k: "v" }, createdAt: "2026-11-25T10:00:00.000Z", updatedAt: "2026-11-25T10:00:01.500Z",
+    refunded: { amountMinor: "100", currency: "USD" }, source: { topic: "payments.raw.stripe", partition: 2, offset: "41" },
+  });
+});
+
+test("statsTable: every section, biggest first, money per currency", () => {
+  const table = statsTable({
+    paymentsByGateway: { GATEWAY_STRIPE: 2n, GATEWAY_RAZORPAY: 5n },
+    paymentsByStatus: { PAYMENT_STATUS_COMPLETED: 6n, PAYMENT_STATUS_FAILED: 1n },
+    totalsByCurrency: { USD: 12345n, INR: 100000n, JPY: 500n },
+    dlqCount: 3n,
+    dlqByCode: { malformed_json: 2n, unknown_gateway: 1n },
+    connectedClients: 4,
+    consumerLag: { "payments.raw.stripe": 0n },
+    paymentsTotal: 7n,
+    skippedCount: 1n,
+    duplicatesDropped: 2n,
+  });
+  assert.equal(table, [
+    "Payments",
+    "  total (distinct payments)              7",
+    "  duplicate events dropped               2",
+    "  events skipped (not a payment)         1",
+    "  connected stream clients               4",
+    "By gateway",
+    "  RAZORPAY                               5",
+    "  STRIPE                                 2",
+    "By status (latest state)",
+    "  COMPLETED                              6",
+    "  FAILED                                 1",
+    "Totals by currency",
+    "  INR                             ₹1000.00",
+    "  JPY                                 ¥500",
+    "  USD                              $123.45",
+    "Dead-letter queue",
+    "  total                                  3",
+    "  malformed_json                         2",
+    "  unknown_gateway                        1",
+    "Consumer lag (records not yet ingested)",
+    "  payments.raw.stripe                    0",
+    "",
+  ].join("\n"));
+  assert.match(statsTable({
+    paymentsByGateway: {}, paymentsByStatus: {}, totalsByCurrency: {}, dlqCount: 0n, dlqByCode: {}, connectedClients: 0,
+    consumerLag: {}, paymentsTotal: 0n, skippedCount: 0n, duplicatesDropped: 0n,
+  }), /By gateway\n  \(none\)\n/);
+});
+
+test("color only on a terminal and without NO_COLOR", () => {
+  assert.equal(useColor({ isTTY: true }, {}), true);
+  assert.equal(useColor({ isTTY: true }, { NO_COLOR: "1" }), false);
+  assert.equal(useColor({ isTTY: true }, { NO_COLOR: "" }), true, "an empty NO_COLOR does not count (no-color.org)");
+  assert.equal(useColor({ isTTY: false }, {}), false);
+  assert.equal(useColor({}, {}), false);
+  assert.equal(paint("ok", "green", false), "ok");
+  assert.equal(paint("ok", "green", true), "\u001b[32mok\u001b[39m");
+});
+
+test("summaryLine", () => {
+  assert.equal(summaryLine(0, ""), "[CLIENT] Received 0 payment(s)");
+  assert.equal(summaryLine(3, "c1.abc"), "[CLIENT] Received 3 payment(s); resume with --from c1.abc");
 });
