@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -69,7 +70,11 @@ type catchUp struct {
 	accept func(*pb.Payment) bool
 	seen   *seenSet
 	states map[paymentKey]*pb.Payment
-	live   *Subscription
+
+	// mu guards live and pos: Next runs on the stream's goroutine while a
+	// watchdog may ask Behind and Cursor from another.
+	mu   sync.Mutex
+	live *Subscription
 }
 
 func newCatchUp(_ context.Context, h *Hub, hist *history, pos Position, accept func(*pb.Payment) bool) (*catchUp, error) {
@@ -113,13 +118,16 @@ func newCatchUp(_ context.Context, h *Hub, hist *history, pos Position, accept f
 
 func (s *catchUp) Next(ctx context.Context) (Entry, string, error) {
 	for {
-		if s.live != nil {
-			return s.live.Next(ctx)
+		if live := s.liveSub(); live != nil {
+			return live.Next(ctx)
 		}
 		if err := ctx.Err(); err != nil {
 			return Entry{}, "", err
 		}
-		if s.h.covers(s.pos) {
+		s.mu.Lock()
+		covered := s.h.covers(s.pos)
+		s.mu.Unlock()
+		if covered {
 			s.handOver()
 			continue
 		}
@@ -127,10 +135,20 @@ func (s *catchUp) Next(ctx context.Context) (Entry, string, error) {
 		if !ok || m.TopicPartition.Error != nil {
 			continue
 		}
-		if e, ok := s.apply(m); ok {
-			return e, s.pos.Cursor(), nil
+		s.mu.Lock()
+		e, ok := s.apply(m)
+		cursor := s.pos.Cursor()
+		s.mu.Unlock()
+		if ok {
+			return e, cursor, nil
 		}
 	}
+}
+
+func (s *catchUp) liveSub() *Subscription {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live
 }
 
 // apply advances the position over m and returns the entry to deliver, if any.
@@ -156,6 +174,8 @@ func (s *catchUp) apply(m *ckafka.Message) (Entry, bool) {
 
 // handOver switches to the hub's window at exactly the position reached.
 func (s *catchUp) handOver() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	sub, err := s.h.SubscribeAt(s.pos, s.accept)
 	if err != nil {
 		return // the window moved on meanwhile: keep reading from Kafka
@@ -175,6 +195,8 @@ func (s *catchUp) closeConsumer() {
 }
 
 func (s *catchUp) Cursor() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.live != nil {
 		return s.live.Cursor()
 	}
@@ -182,13 +204,16 @@ func (s *catchUp) Cursor() string {
 }
 
 func (s *catchUp) Behind() (int, int) {
-	if s.live != nil {
-		return s.live.Behind()
+	if live := s.liveSub(); live != nil {
+		return live.Behind()
 	}
 	return 0, len(s.h.ring) // reading from Kafka at its own pace: never lapped
 }
 
+// Close is called once Next has returned for good.
 func (s *catchUp) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.live != nil {
 		s.live.Close()
 		return
