@@ -17,16 +17,16 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
+	"github.com/paymentgateway/aggregator/go-service/internal/metrics"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
+	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
 type settings struct {
@@ -35,8 +35,12 @@ type settings struct {
 	normalized    string
 	dlq           string
 	groupID       string
+	consumerMode  string
 	host          string
 	port          int
+	metricsPort   int
+	maxStreams    int
+	security      grpcserver.Security
 	logFormat     string
 	window        int
 	shutdownGrace time.Duration
@@ -56,18 +60,25 @@ func parse(args []string) (settings, error) {
 	if err := config.LoadDotEnv(os.Getenv("ENV_FILE")); err != nil {
 		return s, err
 	}
-	set := config.NewSet("server", "Payment Gateway Aggregator server: Kafka raw topics → normalized payments → gRPC streams.")
+	set := config.NewSet("server", "Payment Gateway Aggregator server: Kafka raw topics → normalized payments → gRPC streams.\n"+
+		"Every setting comes from the environment; [ENV_FILE] names the .env file read first (default .env).")
 	set.Kafka(&s.kafka)
 	defaultTopics := strings.Join(config.DefaultRawTopics, ",")
 	if one := os.Getenv("KAFKA_TOPIC"); one != "" && os.Getenv("KAFKA_TOPICS") == "" {
 		defaultTopics = one // the course's single-topic setting
 	}
-	set.String(&s.topics, "topics", "KAFKA_TOPICS", defaultTopics, "raw topics to ingest, comma-separated (KAFKA_TOPIC is accepted too)")
+	set.String(&s.topics, "topics", "KAFKA_TOPICS", defaultTopics, "raw topics to ingest, comma-separated (the course's single-topic [KAFKA_TOPIC] is accepted too)")
 	set.String(&s.normalized, "normalized-topic", "KAFKA_NORMALIZED_TOPIC", config.NormalizedTopic, "topic of normalized payments (protobuf)")
 	set.String(&s.dlq, "dlq-topic", "KAFKA_DLQ_TOPIC", config.DLQTopic, "dead-letter topic: records that cannot become a payment, with the reason in headers")
 	set.String(&s.groupID, "group-id", "KAFKA_GROUP_ID", "payment-aggregator", "consumer group of the ingest stage; instances in one group share the raw partitions")
-	set.String(&s.host, "host", "GRPC_HOST", "", "interface to listen on; empty means all")
+	set.String(&s.consumerMode, "consumer-mode", "INGEST_CONSUMER_MODE", "per-topic", "per-topic (one Kafka consumer per raw topic) or shared (one consumer for all raw topics, a goroutine per topic: fewer threads)")
+	set.String(&s.host, "host", "GRPC_HOST", "", "interface the gRPC and metrics servers listen on; empty means all")
 	set.Int(&s.port, "port", "GRPC_PORT", 50051, 0, 65535, "gRPC port; 0 picks a free one")
+	set.Int(&s.maxStreams, "max-streams", "GRPC_MAX_STREAMS", grpcserver.DefaultMaxStreams, 1, 1000000, "StreamPayments calls served at once; more are refused with RESOURCE_EXHAUSTED")
+	set.Secret(&s.security.AuthToken, "auth-token", "GRPC_AUTH_TOKEN", "if set, every call but health checks needs the metadata authorization: Bearer <token> (reflection too)")
+	set.String(&s.security.TLSCert, "tls-cert", "GRPC_TLS_CERT", "", "PEM certificate (chain) file; with -tls-key turns TLS on")
+	set.String(&s.security.TLSKey, "tls-key", "GRPC_TLS_KEY", "", "PEM private key file of -tls-cert")
+	set.Int(&s.metricsPort, "metrics-port", "METRICS_PORT", 0, 0, 65535, "port of the HTTP server with /metrics (Prometheus), /healthz and /readyz; 0 turns it off")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&s.window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
 	grace := 10
@@ -76,7 +87,13 @@ func parse(args []string) (settings, error) {
 		if len(config.SplitList(s.topics)) == 0 {
 			return errors.New("KAFKA_TOPICS is empty: name at least one raw topic")
 		}
-		return nil
+		if s.consumerMode != "per-topic" && s.consumerMode != "shared" {
+			return fmt.Errorf("INGEST_CONSUMER_MODE=%q: want per-topic or shared", s.consumerMode)
+		}
+		if s.metricsPort != 0 && s.metricsPort == s.port {
+			return fmt.Errorf("METRICS_PORT=%d is the gRPC port too: pick another", s.metricsPort)
+		}
+		return s.security.Check()
 	})
 	err := set.Parse(args)
 	s.shutdownGrace = time.Duration(grace) * time.Second
@@ -95,42 +112,101 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	grpcOpts, err := grpcserver.ServerOptions(s.security, log)
+	if err != nil {
+		return err
+	}
 	topics := config.SplitList(s.topics)
 	all := append(append([]string{}, topics...), s.normalized, s.dlq)
 	if err := kafka.EnsureTopics(ctx, s.kafka, all); err != nil {
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
+	pinger, err := kafka.NewPinger(s.kafka)
+	if err != nil {
+		return err
+	}
+	defer pinger.Close()
 	producer, err := kafka.NewProducer(s.kafka, log.With("component", "KAFKA"), nil)
 	if err != nil {
 		return err
 	}
-	ingester := ingest.New(ingest.Options{
-		Kafka: s.kafka, GroupID: s.groupID, Topics: topics,
+	hub := stream.NewHub(stream.Options{Window: s.window})
+	var ingester *ingest.Ingester
+	// Ready is one condition for gRPC health, /readyz and the ready gauge.
+	ready := func() (bool, string) {
+		if up, err := pinger.Up(); !up {
+			if err == nil {
+				return false, "Kafka not probed yet"
+			}
+			return false, err.Error()
+		}
+		if !ingester.Assigned() {
+			return false, "ingest consumers have no partitions assigned yet"
+		}
+		if !hub.CaughtUp() {
+			return false, "serve stage is still reading the normalized topic"
+		}
+		return true, ""
+	}
+	var m *metrics.Metrics
+	var observer grpcserver.Observer
+	ingestOpts := ingest.Options{
+		Kafka: s.kafka, GroupID: s.groupID, Topics: topics, ConsumerMode: s.consumerMode,
 		NormalizedTopic: s.normalized, DLQTopic: s.dlq,
 		DrainTimeout: s.shutdownGrace,
-	}, producer, log)
-	hub := stream.NewHub(stream.Options{Window: s.window})
-	svc := grpcserver.NewService(hub, ingester, log)
+	}
+	if s.metricsPort != 0 {
+		m = metrics.New(metrics.Sources{
+			Hub:         hub.Stats,
+			ConsumerLag: func() map[string]int64 { return ingester.ConsumerLag() },
+			Ready:       ready,
+			KafkaUp:     func() bool { up, _ := pinger.Up(); return up },
+		})
+		observer = m
+		ingestOpts.OnRecord = m.OnRecord
+	}
+	ingester = ingest.New(ingestOpts, producer, log)
+	svc := grpcserver.NewService(hub, ingester, log, grpcserver.WithMaxStreams(s.maxStreams), grpcserver.WithObserver(observer))
 
 	lis, err := net.Listen("tcp", net.JoinHostPort(s.host, strconv.Itoa(s.port)))
 	if err != nil {
 		return fmt.Errorf("GRPC_PORT=%d: %w", s.port, err)
 	}
-	gs := grpc.NewServer(
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	var ms *metrics.Server
+	if m != nil {
+		if ms, err = m.Listen(net.JoinHostPort(s.host, strconv.Itoa(s.metricsPort))); err != nil {
+			lis.Close()
+			return fmt.Errorf("METRICS_PORT=%d: %w", s.metricsPort, err)
+		}
+	}
+	gs := grpc.NewServer(grpcOpts...)
 	healthSrv := svc.Register(gs)
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthSrv.SetServingStatus(pb.PaymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 
 	stageCtx, stopStages := context.WithCancel(context.Background())
-	errs := make(chan error, 3)
+	defer stopStages()
+	errs := make(chan error, 4)
 	ingestDone := make(chan struct{})
 	go func() { defer close(ingestDone); errs <- wrap("ingest", ingester.Run(stageCtx)) }()
 	go func() { errs <- wrap("serve", stream.Read(stageCtx, s.kafka, s.normalized, hub, log)) }()
 	go func() { errs <- wrap("grpc", gs.Serve(lis)) }()
-	go reportHealth(stageCtx, healthSrv, ingester, hub)
-	log.Info("gRPC listening on :"+strconv.Itoa(lis.Addr().(*net.TCPAddr).Port), "component", "SERVER")
+	if ms != nil {
+		go func() { errs <- wrap("metrics", ms.Serve()) }()
+	}
+	go pinger.Run(stageCtx, time.Second, 1500*time.Millisecond, func(up bool, err error) {
+		switch {
+		case !up:
+			log.Warn("Kafka unreachable", "component", "KAFKA", "err", err.Error())
+		case up && err == nil:
+			log.Info("Kafka reachable", "component", "KAFKA")
+		}
+	})
+	go grpcserver.WatchHealth(stageCtx, healthSrv, ready, 500*time.Millisecond, log)
+	log.Info("gRPC listening on :"+strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)+describeSecurity(s.security), "component", "SERVER")
+	if ms != nil {
+		log.Info(fmt.Sprintf("Metrics on http://%s/metrics (also /healthz, /readyz)", ms.Addr()), "component", "SERVER")
+	}
 
 	var runErr error
 	select {
@@ -142,6 +218,9 @@ func run(args []string) error {
 	healthSrv.Shutdown() // NOT_SERVING: load balancers stop sending new clients
 	svc.Shutdown()       // open streams end with UNAVAILABLE, clients resume elsewhere
 	stopGRPC(gs, s.shutdownGrace)
+	if ms != nil {
+		ms.Shutdown(2*time.Second, log)
+	}
 	stopStages()
 	select {
 	case <-ingestDone:
@@ -156,6 +235,22 @@ func run(args []string) error {
 	return runErr
 }
 
+// describeSecurity is the listening line's suffix: nothing for the course's
+// plaintext server, else what is on. The token itself never appears.
+func describeSecurity(c grpcserver.Security) string {
+	var on []string
+	if c.TLS() {
+		on = append(on, "TLS")
+	}
+	if c.AuthToken != "" {
+		on = append(on, "token auth")
+	}
+	if len(on) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(on, ", ") + ")"
+}
+
 func stopGRPC(gs *grpc.Server, grace time.Duration) {
 	done := make(chan struct{})
 	go func() { gs.GracefulStop(); close(done) }()
@@ -163,26 +258,6 @@ func stopGRPC(gs *grpc.Server, grace time.Duration) {
 	case <-done:
 	case <-time.After(grace):
 		gs.Stop()
-	}
-}
-
-// reportHealth keeps grpc.health.v1 truthful: SERVING once the ingest
-// consumers have their partitions and the serve stage has caught up.
-func reportHealth(ctx context.Context, hs *health.Server, in *ingest.Ingester, hub *stream.Hub) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		st := healthpb.HealthCheckResponse_NOT_SERVING
-		if in.Assigned() && hub.CaughtUp() {
-			st = healthpb.HealthCheckResponse_SERVING
-		}
-		hs.SetServingStatus("", st)
-		hs.SetServingStatus("payment.v1.PaymentService", st)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

@@ -57,6 +57,9 @@ func newFilter(req *pb.StreamPaymentsRequest) (func(*pb.Payment) bool, error) {
 			return nil, fmt.Errorf("since: %v", err)
 		}
 	}
+	if req.GetCursor() != "" {
+		since = nil // a cursor wins over since: resume exactly after it
+	}
 	return func(p *pb.Payment) bool {
 		return (len(gateways) == 0 || gateways[p.GetGateway()]) &&
 			(len(currencies) == 0 || currencies[p.GetAmount().GetCurrency()]) &&

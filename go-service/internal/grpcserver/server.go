@@ -1,5 +1,6 @@
 // Package grpcserver serves payment.v1.PaymentService from the stream hub,
-// plus the standard health and reflection services.
+// plus the standard health and reflection services, behind optional TLS and
+// bearer-token authentication.
 package grpcserver
 
 import (
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,18 +30,91 @@ type IngestStats interface {
 	ConsumerLag() map[string]int64
 }
 
+// Observer learns what the streams do; metrics hang here. Its methods must
+// be fast and safe for concurrent use.
+type Observer interface {
+	// PaymentSent is called after each payment a stream has sent.
+	PaymentSent(p *pb.Payment, at time.Time)
+	// StreamFill reports how full a stream's share of the window is:
+	// behind/limit, from 0 (keeping up) to 1 (about to be cut off).
+	StreamFill(stream, peer string, fill float64)
+	// StreamEnded is called once per stream that was opened, with why it
+	// ended: client_gone, too_slow, shutdown or error.
+	StreamEnded(stream, peer, reason string)
+	// StreamRejected is called for a stream refused before it opened:
+	// too_many_streams.
+	StreamRejected(reason string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) PaymentSent(*pb.Payment, time.Time) {}
+func (nopObserver) StreamFill(string, string, float64) {}
+func (nopObserver) StreamEnded(string, string, string) {}
+func (nopObserver) StreamRejected(string)              {}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithMaxStreams caps how many StreamPayments calls run at once; the next
+// one is refused with RESOURCE_EXHAUSTED. n <= 0 means DefaultMaxStreams.
+func WithMaxStreams(n int) Option {
+	return func(s *Service) {
+		if n <= 0 {
+			n = DefaultMaxStreams
+		}
+		s.slots = make(chan struct{}, n)
+	}
+}
+
+// WithObserver reports stream activity to o (metrics).
+func WithObserver(o Observer) Option {
+	return func(s *Service) {
+		if o != nil {
+			s.obs = o
+		}
+	}
+}
+
+// WithWatchdog sets how often each stream checks how far behind its client
+// is (default 250ms).
+func WithWatchdog(every time.Duration) Option {
+	return func(s *Service) {
+		if every > 0 {
+			s.watchEvery = every
+		}
+	}
+}
+
+// DefaultMaxStreams is the default cap on concurrent StreamPayments calls.
+const DefaultMaxStreams = 1000
+
 // Service implements pb.PaymentServiceServer.
 type Service struct {
 	pb.UnimplementedPaymentServiceServer
-	hub      *stream.Hub
-	ingest   IngestStats
-	log      *slog.Logger
-	shutdown chan struct{}
+	hub        *stream.Hub
+	ingest     IngestStats
+	log        *slog.Logger
+	obs        Observer
+	slots      chan struct{} // one token per running stream
+	watchEvery time.Duration
+	nextID     atomic.Uint64
+	shutdown   chan struct{}
+	stopped    atomic.Bool
 }
 
 // NewService returns the service over hub; ingest may be nil.
-func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger) *Service {
-	return &Service{hub: hub, ingest: ingest, log: log, shutdown: make(chan struct{})}
+func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{
+		hub: hub, ingest: ingest, log: log, obs: nopObserver{},
+		slots:      make(chan struct{}, DefaultMaxStreams),
+		watchEvery: 250 * time.Millisecond,
+		shutdown:   make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Register adds the payment, health and reflection services to gs and
@@ -52,67 +128,40 @@ func (s *Service) Register(gs *grpc.Server) *health.Server {
 }
 
 // Shutdown ends every open stream with UNAVAILABLE, so that clients resume
-// from their cursor on another instance (or this one, restarted).
-func (s *Service) Shutdown() { close(s.shutdown) }
-
-// StreamPayments sends matching payments until the client goes away.
-func (s *Service) StreamPayments(req *pb.StreamPaymentsRequest, out grpc.ServerStreamingServer[pb.StreamPaymentsResponse]) error {
-	accept, err := newFilter(req)
-	if err != nil {
-		return status.Error(codes.InvalidArgument, err.Error())
-	}
-	sub, err := s.subscribe(out.Context(), req, accept)
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	ctx, cancel := context.WithCancel(out.Context())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.shutdown:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	s.log.Info("Client connected", "component", "SERVER", "peer", peerAddr(out.Context()))
-	for {
-		e, cursor, err := sub.Next(ctx)
-		switch {
-		case errors.Is(err, stream.ErrLapped):
-			return status.Errorf(codes.ResourceExhausted,
-				"client fell more than the server's window behind; resume with the cursor of the last payment you received (server's last sent: %s)", sub.Cursor())
-		case err != nil && out.Context().Err() != nil:
-			s.log.Info("Client disconnected", "component", "SERVER", "peer", peerAddr(out.Context()))
-			return status.FromContextError(out.Context().Err()).Err()
-		case err != nil:
-			return status.Errorf(codes.Unavailable, "server is shutting down; resume with the cursor of the last payment you received (server's last sent: %s)", sub.Cursor())
-		}
-		if err := out.Send(&pb.StreamPaymentsResponse{Payment: e.Payment, Cursor: cursor}); err != nil {
-			return err
-		}
+// from their cursor on another instance (or this one, restarted). New
+// streams are refused with UNAVAILABLE from then on.
+func (s *Service) Shutdown() {
+	if s.stopped.CompareAndSwap(false, true) {
+		close(s.shutdown)
 	}
 }
 
-func (s *Service) subscribe(ctx context.Context, req *pb.StreamPaymentsRequest, accept func(*pb.Payment) bool) (stream.Stream, error) {
+// MaxStreams is the cap on concurrent StreamPayments calls.
+func (s *Service) MaxStreams() int { return cap(s.slots) }
+
+func (s *Service) subscribe(ctx context.Context, req *pb.StreamPaymentsRequest, accept func(*pb.Payment) bool) (stream.Stream, string, error) {
 	var start stream.Start
+	from := "latest"
 	switch {
 	case req.GetCursor() != "":
 		pos, err := stream.ParseCursor(req.GetCursor())
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "cursor: %v: send back a cursor exactly as this service returned it", err)
+			return nil, "", status.Errorf(codes.InvalidArgument, "cursor: %v: send back a cursor exactly as this service returned it", err)
 		}
-		start.Cursor = pos
+		start.Cursor, from = pos, "cursor"
 	case req.GetSince() != nil:
-		start.Since = req.GetSince().AsTime()
+		start.Since, from = req.GetSince().AsTime(), "since "+req.GetSince().AsTime().UTC().Format(time.RFC3339)
 	case req.GetStart() == pb.StartPosition_START_POSITION_EARLIEST:
-		start.Earliest = true
+		start.Earliest, from = true, "earliest"
 	}
 	sub, err := s.hub.Open(ctx, start, accept)
-	if errors.Is(err, stream.ErrOutOfWindow) {
-		return nil, status.Error(codes.OutOfRange, "cursor: it points before what Kafka still holds; start again with START_POSITION_EARLIEST")
+	switch {
+	case errors.Is(err, stream.ErrOutOfWindow):
+		return nil, "", status.Error(codes.OutOfRange, "cursor: it points before what Kafka still holds; start again with START_POSITION_EARLIEST")
+	case err != nil:
+		return nil, "", status.Errorf(codes.Unavailable, "cannot open the stream now (%v); retry", err)
 	}
-	return sub, err
+	return sub, from, nil
 }
 
 // GetPayment returns the latest state of one payment.
@@ -123,12 +172,18 @@ func (s *Service) GetPayment(_ context.Context, req *pb.GetPaymentRequest) (*pb.
 	if strings.TrimSpace(req.GetId()) == "" {
 		return nil, status.Error(codes.InvalidArgument, "id: required")
 	}
+	if len(req.GetId()) > maxIDLength {
+		return nil, status.Errorf(codes.InvalidArgument, "id: at most %d bytes", maxIDLength)
+	}
 	p, ok := s.hub.Get(req.GetGateway(), req.GetId())
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no %s payment with id %q", req.GetGateway(), req.GetId())
 	}
 	return &pb.GetPaymentResponse{Payment: p}, nil
 }
+
+// maxIDLength bounds a payment id in a request; real ids are under 64 bytes.
+const maxIDLength = 256
 
 // GetStats returns counters of the whole pipeline.
 func (s *Service) GetStats(context.Context, *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {

@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
+	"github.com/paymentgateway/aggregator/go-service/pb"
+)
+
+// With GRPC_AUTH_TOKEN set, every call but health checks needs
+// `authorization: Bearer <token>`: none or a wrong one is UNAUTHENTICATED,
+// reflection included; the token never shows in logs or in -h.
+func TestBearerToken(t *testing.T) {
+	const token = "e2e-Zq8vR2kL0pW4"
+	gateways := []pb.Gateway{pb.Gateway_GATEWAY_STRIPE}
+	tt := newTopics(t, gateways...)
+	srv := startServer(t, tt, "GRPC_AUTH_TOKEN="+token, "LOG_FORMAT=json") // startServer's health probe has no token
+	conn := dial(t, srv.addr)
+	client := pb.NewPaymentServiceClient(conn)
+	bearer := func(v string) context.Context {
+		return metadata.AppendToOutgoingContext(context.Background(), "authorization", v)
+	}
+	right := bearer("Bearer " + token)
+
+	if resp, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: "payment.v1.PaymentService"}); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health without a token: %v %v, want SERVING", resp, err)
+	}
+	for name, ctx := range map[string]context.Context{
+		"no token": context.Background(), "wrong token": bearer("Bearer wrong-token"),
+		"token without Bearer": bearer(token), "Basic scheme": bearer("Basic " + token), "token prefix": bearer("Bearer " + token[:8]),
+	} {
+		if _, err := client.GetStats(ctx, &pb.GetStatsRequest{}); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("GetStats, %s: %v, want UNAUTHENTICATED", name, err)
+		}
+		if _, err := client.GetPayment(ctx, &pb.GetPaymentRequest{Gateway: pb.Gateway_GATEWAY_STRIPE, Id: "pi_x"}); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("GetPayment, %s: %v, want UNAUTHENTICATED", name, err)
+		}
+		s, err := client.StreamPayments(ctx, &pb.StreamPaymentsRequest{})
+		if err == nil {
+			_, err = s.Recv()
+		}
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("StreamPayments, %s: %v, want UNAUTHENTICATED", name, err)
+		}
+		if _, err := tryListServices(ctx, conn); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("reflection, %s: %v, want UNAUTHENTICATED", name, err)
+		}
+	}
+
+	if _, err := client.GetStats(right, &pb.GetStatsRequest{}); err != nil {
+		t.Errorf("GetStats with the token: %v", err)
+	}
+	// The usual client side: per-call credentials on the connection.
+	authed := pb.NewPaymentServiceClient(dialWith(t, srv.addr, grpc.WithPerRPCCredentials(bearerToken(token))))
+	if names, err := tryListServices(right, conn); err != nil || !slices.Contains(names, "payment.v1.PaymentService") {
+		t.Errorf("reflection with the token: %v %v", names, err)
+	}
+	ctx, cancel := context.WithCancel(right)
+	defer cancel()
+	s, err := client.StreamPayments(ctx, &pb.StreamPaymentsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStats(t, authed, 10*time.Second, func(s *pb.GetStatsResponse) bool { return s.GetConnectedClients() == 1 })
+	recs := generate(t, synthetic.Options{Seed: 5, Gateways: gateways}, 5)
+	produce(t, tt, recs)
+	collect(t, s, len(recs), 30*time.Second)
+
+	if out := srv.out.String(); strings.Contains(out, token[:8]) {
+		t.Errorf("the server log shows the token:\n%s", out)
+	} else if !strings.Contains(out, `"msg":"Call refused: missing or wrong token"`) || !strings.Contains(out, `"peer":"127.0.0.1:`) {
+		t.Errorf("no JSON line with the peer for the refused calls:\n%s", out)
+	}
+	help, _, _ := runServerOnce(t, []string{"GRPC_AUTH_TOKEN=" + token}, "-h")
+	if strings.Contains(help, token[:8]) || !strings.Contains(help, "GRPC_AUTH_TOKEN") {
+		t.Errorf("-h with a token set shows it, or does not document GRPC_AUTH_TOKEN:\n%s", help)
+	}
+}
+
+// With GRPC_TLS_CERT and GRPC_TLS_KEY the server speaks TLS only: a client
+// that trusts the certificate works, plaintext and untrusting clients fail.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE)
+	srv := launchServer(t, tt, "GRPC_TLS_CERT="+certFile, "GRPC_TLS_KEY="+keyFile)
+	if !strings.Contains(srv.out.String(), "(TLS)") {
+		t.Errorf("listening line does not say TLS:\n%s", srv.out.String())
+	}
+	creds := credentials.NewTLS(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	conn := dialWith(t, srv.addr, grpc.WithTransportCredentials(creds))
+	health := healthpb.NewHealthClient(conn)
+	eventually(t, 90*time.Second, "SERVING over TLS", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	})
+	if _, err := pb.NewPaymentServiceClient(conn).GetStats(context.Background(), &pb.GetStatsRequest{}); err != nil {
+		t.Errorf("GetStats over TLS: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(dial(t, srv.addr)).Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("plaintext client: %v, want UNAVAILABLE", err)
+	}
+	untrusting := credentials.NewTLS(&tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12})
+	if _, err := healthpb.NewHealthClient(dialWith(t, srv.addr, grpc.WithTransportCredentials(untrusting))).Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("client that does not trust the certificate: %v, want UNAVAILABLE", err)
+	}
+}
+
+// Half a TLS configuration, or files that are not a key pair, stop the
+// server at start-up with one line that names the settings.
+func TestTLSMisconfigured(t *testing.T) {
+	dir := t.TempDir()
+	certFile, _, _ := selfSigned(t, dir)
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, env := range map[string][]string{
+		"cert only":      {"GRPC_TLS_CERT=" + certFile},
+		"key only":       {"GRPC_TLS_KEY=" + certFile},
+		"not a key pair": {"GRPC_TLS_CERT=" + certFile, "GRPC_TLS_KEY=" + garbage},
+	} {
+		_, stderr, code := runServerOnce(t, append(env, "KAFKA_BOOTSTRAP_SERVERS="+kafkaConfig.BootstrapServers, "GRPC_PORT=0", "GRPC_HOST=127.0.0.1"))
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 1 || len(lines) != 1 || !strings.Contains(stderr, "GRPC_TLS_CERT") || !strings.Contains(stderr, "GRPC_TLS_KEY") {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 and one line naming GRPC_TLS_CERT and GRPC_TLS_KEY", name, code, stderr)
+		}
+	}
+}
+
+// bearerToken is per-call credentials that send the token; it allows
+// plaintext, as the test server has no TLS (real deployments should).
+type bearerToken string
+
+func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearerToken) RequireTransportSecurity() bool { return false }
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and localhost
+// and its key into dir, and returns their paths and a pool that trusts it.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "payment-aggregator e2e"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"localhost"},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
