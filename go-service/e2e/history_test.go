@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -55,4 +59,21 @@ func TestReplayOlderThanTheWindowComesFromKafka(t *testing.T) {
 			break
 		}
 	}
+}
+
+// A cursor past the end of the topic (another cluster, a topic made again)
+// would silently skip every payment up to it: it is refused instead.
+func TestCursorPastTheEndIsRefused(t *testing.T) {
+	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE)
+	srv := startServer(t, tt)
+	produce(t, tt, generate(t, synthetic.Options{Seed: 1, Gateways: []pb.Gateway{pb.Gateway_GATEWAY_STRIPE}}, 30))
+	cursor := stream.Position{0: 999999, 1: 0, 2: 0}.Cursor()
+	s, err := pb.NewPaymentServiceClient(dial(t, srv.addr)).StreamPayments(context.Background(), &pb.StreamPaymentsRequest{Cursor: cursor})
+	if err == nil {
+		_, err = s.Recv()
+	}
+	if status.Code(err) != codes.OutOfRange {
+		t.Fatalf("stream from a cursor past the end: %v, want OUT_OF_RANGE", err)
+	}
+	t.Logf("refused: %v", err)
 }

@@ -156,6 +156,8 @@ func (s *Service) subscribe(ctx context.Context, req *pb.StreamPaymentsRequest, 
 	}
 	sub, err := s.hub.Open(ctx, start, accept)
 	switch {
+	case errors.Is(err, stream.ErrPastEnd):
+		return nil, "", status.Error(codes.OutOfRange, "cursor: it points past the end of the topic (a cursor from another cluster, or from a topic made again); start again with START_POSITION_EARLIEST or LATEST")
 	case errors.Is(err, stream.ErrOutOfWindow):
 		return nil, "", status.Error(codes.OutOfRange, "cursor: it points before what Kafka still holds; start again with START_POSITION_EARLIEST")
 	case err != nil:

@@ -47,16 +47,50 @@ func (h *Hub) covers(pos Position) bool {
 // openAt subscribes at pos: from the window when it still holds pos,
 // otherwise from Kafka until the window is reached.
 func (h *Hub) openAt(ctx context.Context, pos Position, accept func(*pb.Payment) bool) (Stream, error) {
+	h.mu.Lock()
+	hist := h.history
+	ahead := false
+	for p, o := range pos {
+		ahead = ahead || o > h.next[p]
+	}
+	h.mu.Unlock()
+	if ahead && hist != nil {
+		if err := checkNotPastEnd(hist, pos); err != nil {
+			return nil, err
+		}
+	}
 	if sub, err := h.SubscribeAt(pos, accept); err == nil {
 		return sub, nil
 	}
-	h.mu.Lock()
-	hist := h.history
-	h.mu.Unlock()
 	if hist == nil {
 		return nil, fmt.Errorf("%w: %w", ErrBeforeRetention, ErrOutOfWindow)
 	}
 	return newCatchUp(ctx, h, hist, pos, accept)
+}
+
+// ErrPastEnd is returned for a position beyond the end of a partition: a
+// cursor from another cluster, or from a topic deleted and made again.
+// Waiting there would silently skip every payment up to it.
+var ErrPastEnd = errors.New("cursor points past the end of the topic")
+
+// checkNotPastEnd refuses a position this server has not reached unless
+// Kafka has: another instance may simply be ahead of this one.
+func checkNotPastEnd(hist *history, pos Position) error {
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{"group.id": "payment-aggregator-history"}))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, end, err := bounds(c, hist.topic)
+	if err != nil {
+		return err
+	}
+	for p, o := range pos {
+		if e, ok := end[p]; !ok || o > e {
+			return fmt.Errorf("%w: %w (partition %d: offset %d, end %d)", ErrPastEnd, ErrOutOfWindow, p, o, end[p])
+		}
+	}
+	return nil
 }
 
 // catchUp reads history straight from Kafka with a consumer of its own,

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -147,6 +148,7 @@ func startCourseServer(t *testing.T, root string) func() {
 		t.Fatal(err)
 	}
 	ready := make(chan struct{})
+	var once sync.Once
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		serving, assigned, topics := false, 0, 0
@@ -160,9 +162,8 @@ func startCourseServer(t *testing.T, root string) func() {
 			case strings.Contains(line, "Serving from"):
 				serving = true
 			}
-			if serving && topics > 0 && assigned >= topics && ready != nil {
-				close(ready)
-				ready = nil
+			if serving && topics > 0 && assigned >= topics {
+				once.Do(func() { close(ready) })
 			}
 		}
 	}()
