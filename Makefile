@@ -8,7 +8,7 @@ BUF := node-service/node_modules/.bin/buf
 FUZZTIME ?= 5s
 ARGS ?=
 
-.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-lessons demo server producer client kafka-up kafka-down
+.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-faults demo server producer client kafka-up kafka-down
 
 help: ## Show the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,10 +38,13 @@ lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
 	cd node-service && npx tsc --noEmit
 	$(BUF) lint proto
 
-test: kafka-up deps gen-check test-go test-fuzz test-ts ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons
+test: kafka-up deps gen-check test-go test-fuzz test-ts test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons, broker restart
 
-test-go: ## Go unit and integration tests (needs Kafka: make kafka-up)
-	cd go-service && REQUIRE_KAFKA=1 go test -count=1 -timeout 20m ./...
+test-go: ## Go unit and integration tests, lesson checks (needs Kafka: make kafka-up)
+	cd go-service && REQUIRE_KAFKA=1 LESSONS_RUN=1 go test -count=1 -timeout 20m ./...
+
+test-faults: kafka-up ## Fault tests that restart the local Kafka broker (run alone: they stop it)
+	cd go-service && REQUIRE_KAFKA=1 E2E_KAFKA_RESTART=1 go test -count=1 -timeout 10m -run 'TestBrokerRestartLosesNothing' -v ./e2e
 
 test-fuzz: ## Run every fuzz target for FUZZTIME (default 5s)
 	@cd go-service && for target in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' internal/normalizer/*_test.go | cut -d' ' -f2); do \
@@ -71,3 +74,31 @@ kafka-up: ## Start local Kafka (KRaft) on 127.0.0.1:9092; first run resolves jar
 
 kafka-down: ## Stop local Kafka
 	@$(KAFKA) down
+
+# Benchmarks (README.md, section "Performance"). Results go
+# to bench/results/ (git-ignored). BENCH_ARGS passes flags to the bench program,
+# e.g. BENCH_ARGS="-stages ingest,scaling -scaling-topics 1,10,100,500".
+BENCH_OUT := $(CURDIR)/bench/results
+BENCH_ARGS ?=
+
+.PHONY: bench bench-smoke profile bench-build
+
+bench-build:
+	@cd go-service && go build -o bin/ ./cmd/server ./cmd/producer ./tools/bench
+
+bench: kafka-up bench-build ## Benchmarks on local Kafka (a few minutes): table, JSON and Markdown in bench/results/
+	cd go-service && bin/bench -out $(BENCH_OUT) $(BENCH_ARGS)
+
+bench-smoke: kafka-up bench-build ## The same benchmarks at tiny sizes (seconds); fails if a stage gives no number
+	cd go-service && bin/bench -smoke -out $(BENCH_OUT) $(BENCH_ARGS)
+
+profile: kafka-up bench-build ## CPU profiles (pprof) of the server's stages under load and of the normalizers
+	cd go-service && bin/bench profile -out $(BENCH_OUT)
+	cd go-service && go test ./internal/normalizer -run '^$$' -bench BenchmarkNormalizeSynthetic -benchtime 1s \
+	  -cpuprofile $(BENCH_OUT)/normalizer.cpu.prof -o $(BENCH_OUT)/normalizer.test >/dev/null
+	@cd go-service && go tool pprof -top -nodecount=15 bin/bench $(BENCH_OUT)/ingest.cpu.prof 2>/dev/null | sed -n '1,22p'
+	@echo
+	@echo "Open the profiles (-http serves a flame graph on a free loopback port):"
+	@echo "  go tool pprof -http=127.0.0.1:0 go-service/bin/bench bench/results/ingest.cpu.prof"
+	@echo "  go tool pprof -http=127.0.0.1:0 bench/results/normalizer.test bench/results/normalizer.cpu.prof"
+	@echo "  (or -top instead of -http=... for a text listing)"

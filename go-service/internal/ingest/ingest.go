@@ -23,15 +23,37 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
+// Consumer modes (Options.ConsumerMode).
+const (
+	// ModePerTopic runs one Kafka consumer per raw topic, each in its own
+	// goroutine: the course's model. Every confluent-kafka-go consumer is a
+	// librdkafka client with about five OS threads of its own.
+	ModePerTopic = "per-topic"
+	// ModeShared runs one Kafka consumer subscribed to every raw topic; it
+	// hands each record to its topic's goroutine. Same guarantees, a
+	// fraction of the threads when there are many topics.
+	ModeShared = "shared"
+)
+
+// CheckConsumerMode returns an error naming the valid modes when mode is not
+// one of them ("" means ModePerTopic).
+func CheckConsumerMode(mode string) error {
+	switch mode {
+	case "", ModePerTopic, ModeShared:
+		return nil
+	}
+	return fmt.Errorf("consumer mode %q: want %q or %q", mode, ModePerTopic, ModeShared)
+}
+
 // Options configure the ingest stage.
 type Options struct {
-	Kafka           config.Kafka
-	GroupID         string
-	Topics          []string // raw topics, one consumer goroutine each
+	Kafka   config.Kafka
+	GroupID string
+	Topics  []string // raw topics, one goroutine each
 	// ConsumerMode is "per-topic" (default: one consumer per raw topic, the
 	// course's model) or "shared" (one consumer subscribed to every raw
 	// topic, feeding a goroutine per topic: far fewer librdkafka threads).
-	ConsumerMode string
+	ConsumerMode    string
 	NormalizedTopic string
 	DLQTopic        string
 	// MaxInFlight bounds records consumed but not yet acknowledged downstream,
@@ -70,6 +92,12 @@ func New(opts Options, producer *kafka.Producer, log *slog.Logger) *Ingester {
 // Run consumes every raw topic until ctx is done, then drains and commits.
 // It returns the first consumer error.
 func (in *Ingester) Run(ctx context.Context) error {
+	if err := CheckConsumerMode(in.opts.ConsumerMode); err != nil {
+		return err
+	}
+	if in.opts.ConsumerMode == ModeShared {
+		return in.runShared(ctx)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -100,9 +128,9 @@ func (in *Ingester) Assigned() bool {
 	return true
 }
 
-// consumeTopic is one topic's poll loop: the course's "one goroutine per topic".
-func (in *Ingester) consumeTopic(ctx context.Context, topic string) error {
-	c, err := ckafka.NewConsumer(kafka.ConfigMap(in.opts.Kafka, ckafka.ConfigMap{
+// newConsumer returns a consumer of the ingest group; both modes use it.
+func (in *Ingester) newConsumer() (*ckafka.Consumer, error) {
+	return ckafka.NewConsumer(kafka.ConfigMap(in.opts.Kafka, ckafka.ConfigMap{
 		"group.id":           in.opts.GroupID,
 		"auto.offset.reset":  "earliest",
 		"enable.auto.commit": true,
@@ -112,6 +140,11 @@ func (in *Ingester) consumeTopic(ctx context.Context, topic string) error {
 		"auto.commit.interval.ms":       1000,
 		"partition.assignment.strategy": "cooperative-sticky",
 	}))
+}
+
+// consumeTopic is one topic's poll loop: the course's "one goroutine per topic".
+func (in *Ingester) consumeTopic(ctx context.Context, topic string) error {
+	c, err := in.newConsumer()
 	if err != nil {
 		return fmt.Errorf("new consumer: %w", err)
 	}
@@ -167,9 +200,20 @@ func (tc *topicConsumer) poll(ctx context.Context) error {
 // handle normalizes one raw record and sends its outputs. The record's offset
 // becomes committable when the last output is acknowledged.
 func (tc *topicConsumer) handle(ctx context.Context, m *ckafka.Message) {
-	tp := m.TopicPartition
-	tc.tracker.Start(tp.Partition, int64(tp.Offset))
+	tc.start(m)
+	tc.process(ctx, m)
+}
+
+// start marks a consumed record in flight: from here on its offset (and any
+// after it in its partition) is not committed until process has finished it.
+func (tc *topicConsumer) start(m *ckafka.Message) {
+	tc.tracker.Start(m.TopicPartition.Partition, int64(m.TopicPartition.Offset))
 	tc.in.Stats.In.Add(1)
+}
+
+// process normalizes a started record and sends its outputs.
+func (tc *topicConsumer) process(ctx context.Context, m *ckafka.Message) {
+	tp := m.TopicPartition
 	outputs := tc.in.route(m)
 	if len(outputs) == 0 {
 		tc.finished(tp)
@@ -354,8 +398,18 @@ func (in *Ingester) ConsumerLag() map[string]int64 {
 }
 
 func (tc *topicConsumer) lag() int64 {
-	parts, err := tc.c.Assignment()
-	if err != nil || len(parts) == 0 {
+	assigned, err := tc.c.Assignment()
+	if err != nil {
+		return 0
+	}
+	// A shared consumer owns partitions of every raw topic: keep this one's.
+	var parts []ckafka.TopicPartition
+	for _, p := range assigned {
+		if p.Topic != nil && *p.Topic == tc.topic {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
 		return 0
 	}
 	pos, err := tc.c.Position(parts)

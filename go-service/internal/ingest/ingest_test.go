@@ -1,0 +1,140 @@
+package ingest
+
+import (
+	"io"
+	"log/slog"
+	"reflect"
+	"testing"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
+	"github.com/paymentgateway/aggregator/go-service/pb"
+)
+
+func TestCheckConsumerMode(t *testing.T) {
+	for _, ok := range []string{"", ModePerTopic, ModeShared} {
+		if err := CheckConsumerMode(ok); err != nil {
+			t.Errorf("CheckConsumerMode(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"Shared", "one", "per_topic"} {
+		if err := CheckConsumerMode(bad); err == nil {
+			t.Errorf("CheckConsumerMode(%q) = nil, want an error", bad)
+		}
+	}
+}
+
+func TestThrottlePausesAtMaxAndResumesAtHalf(t *testing.T) {
+	th := throttle{max: 100}
+	steps := []struct {
+		inFlight      int
+		pause, resume bool
+	}{
+		{0, false, true},
+		{50, false, true},
+		{51, false, false}, // between half and max: stay as we are
+		{99, false, false},
+		{100, true, false},
+		{5000, true, false},
+	}
+	for _, s := range steps {
+		if got := th.pause(s.inFlight); got != s.pause {
+			t.Errorf("pause(%d) = %v, want %v", s.inFlight, got, s.pause)
+		}
+		if got := th.resume(s.inFlight); got != s.resume {
+			t.Errorf("resume(%d) = %v, want %v", s.inFlight, got, s.resume)
+		}
+	}
+}
+
+func TestPartitionsByTopic(t *testing.T) {
+	a, b := "payments.raw.stripe", "payments.raw.adyen"
+	got := partitionsByTopic([]ckafka.TopicPartition{
+		{Topic: &a, Partition: 0}, {Topic: &b, Partition: 2}, {Topic: &a, Partition: 1}, {Partition: 9},
+	})
+	want := map[string][]int32{a: {0, 1}, b: {2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("partitionsByTopic = %v, want %v", got, want)
+	}
+}
+
+func newTestIngester() *Ingester {
+	return New(Options{NormalizedTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func rawMessage(topic string, offset int64, r synthetic.Record) *ckafka.Message {
+	return &ckafka.Message{
+		TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: 1, Offset: ckafka.Offset(offset)},
+		Key:            []byte(r.Key),
+		Value:          r.Value,
+		Headers:        []ckafka.Header{{Key: "gateway", Value: []byte(r.Header)}},
+	}
+}
+
+// route is the pure heart of both consumer modes: a raw record in, the
+// records to produce out.
+func TestRouteValidRecordBecomesOneNormalizedPayment(t *testing.T) {
+	gen, err := synthetic.New(synthetic.Options{Seed: 7, Gateways: []pb.Gateway{pb.Gateway_GATEWAY_STRIPE}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := gen.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newTestIngester()
+	out := in.route(rawMessage("payments.raw.stripe", 41, rec))
+	if len(out) != 1 {
+		t.Fatalf("route gave %d records, want 1", len(out))
+	}
+	m := out[0]
+	if *m.TopicPartition.Topic != "n" || string(m.Key) != "stripe:"+rec.Key {
+		t.Errorf("to %s key %q, want n key %q", *m.TopicPartition.Topic, m.Key, "stripe:"+rec.Key)
+	}
+	var p pb.Payment
+	if err := proto.Unmarshal(m.Value, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.GetId() != rec.Key || p.GetSource().GetOffset() != 41 || p.GetSource().GetPartition() != 1 {
+		t.Errorf("payment %s from %v, want %s from partition 1 offset 41", p.GetId(), p.GetSource(), rec.Key)
+	}
+	if got := kafka.Header(m, "gateway"); got != "stripe" {
+		t.Errorf("gateway header %q", got)
+	}
+	if in.Stats.Payments.Load() != 1 || in.Stats.DLQ.Load() != 0 {
+		t.Errorf("stats: %d payments, %d DLQ", in.Stats.Payments.Load(), in.Stats.DLQ.Load())
+	}
+}
+
+func TestRouteMalformedRecordGoesToDLQUntouched(t *testing.T) {
+	in := newTestIngester()
+	value := []byte(`{"id": "evt_1", "type": "payment_intent.succeeded", `)
+	m := &ckafka.Message{
+		TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe"), Partition: 2, Offset: 7},
+		Key:            []byte("pi_1"),
+		Value:          value,
+	}
+	out := in.route(m)
+	if len(out) != 1 {
+		t.Fatalf("route gave %d records, want 1", len(out))
+	}
+	d := out[0]
+	if *d.TopicPartition.Topic != "d" || string(d.Value) != string(value) || string(d.Key) != "pi_1" {
+		t.Fatalf("DLQ record to %s key %q value %q", *d.TopicPartition.Topic, d.Key, d.Value)
+	}
+	want := map[string]string{"error_code": "malformed_json", "gateway": "stripe", "source_topic": "payments.raw.stripe", "source_partition": "2", "source_offset": "7"}
+	for k, v := range want {
+		if got := kafka.Header(d, k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	if kafka.Header(d, "error") == "" {
+		t.Error("no error header")
+	}
+	if got := in.DLQByCode()["malformed_json"]; got != 1 {
+		t.Errorf("DLQ count malformed_json = %d", got)
+	}
+}
