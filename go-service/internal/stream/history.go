@@ -138,7 +138,10 @@ func newCatchUp(_ context.Context, h *Hub, hist *history, pos Position, accept f
 		if _, ok := start[p]; !ok {
 			start[p] = o // a partition the cursor did not know: from its beginning
 		}
-		assign = append(assign, ckafka.TopicPartition{Topic: &hist.topic, Partition: p, Offset: ckafka.Offset(start[p])})
+		// Read from the oldest record, delivering only from start on: what
+		// comes before rebuilds each payment's state and the duplicates
+		// seen, so a resumed stream says exactly what a live one said.
+		assign = append(assign, ckafka.TopicPartition{Topic: &hist.topic, Partition: p, Offset: ckafka.Offset(o)})
 	}
 	if err := c.Assign(assign); err != nil {
 		c.Close()
@@ -147,7 +150,7 @@ func newCatchUp(_ context.Context, h *Hub, hist *history, pos Position, accept f
 	h.mu.Lock()
 	h.clients++
 	h.mu.Unlock()
-	return &catchUp{h: h, c: c, topic: hist.topic, pos: start, accept: accept, seen: newSeenSet(100000), states: map[paymentKey]*pb.Payment{}}, nil
+	return &catchUp{h: h, c: c, topic: hist.topic, pos: start, accept: accept, seen: newSeenSet(1000000), states: map[paymentKey]*pb.Payment{}}, nil
 }
 
 func (s *catchUp) Next(ctx context.Context) (Entry, string, error) {
