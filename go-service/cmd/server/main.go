@@ -117,8 +117,10 @@ func run(args []string) error {
 		return err
 	}
 	topics := config.SplitList(s.topics)
-	all := append(append([]string{}, topics...), s.normalized, s.dlq)
-	if err := kafka.EnsureTopics(ctx, s.kafka, all); err != nil {
+	err = errors.Join(
+		kafka.EnsureTopics(ctx, s.kafka, append(append([]string{}, topics...), s.normalized)),
+		kafka.EnsureTopicsWithConfig(ctx, s.kafka, []string{s.dlq}, kafka.DLQTopicConfig))
+	if err != nil {
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
 	pinger, err := kafka.NewPinger(s.kafka)

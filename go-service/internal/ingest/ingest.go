@@ -86,7 +86,7 @@ func New(opts Options, producer *kafka.Producer, log *slog.Logger) *Ingester {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 20 * time.Second
 	}
-	return &Ingester{opts: opts, producer: producer, log: log, Stats: newStats()}
+	return &Ingester{opts: opts, producer: producer, log: log.With("component", "KAFKA"), Stats: newStats()}
 }
 
 // Run consumes every raw topic until ctx is done, then drains and commits.
@@ -246,14 +246,46 @@ func (tc *topicConsumer) send(ctx context.Context, out *ckafka.Message, acked fu
 		go func() { // not on the producer's event goroutine: Send may wait for room
 			time.Sleep(min(time.Duration(attempt)*200*time.Millisecond, 5*time.Second))
 			retry := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: m.TopicPartition.Topic, Partition: ckafka.PartitionAny}, Key: m.Key, Value: m.Value, Headers: m.Headers}
+			if isTooLarge(err) {
+				retry = tc.in.shrinkDeadLetter(retry)
+			}
 			if err := tc.in.producer.Send(ctx, retry, deliver); err != nil {
 				tc.log.Error("giving up on a record at shutdown; its raw offset stays uncommitted and it will be consumed again", "err", err)
 			}
 		}()
 	}
-	if err := tc.in.producer.Send(ctx, out, deliver); err != nil {
+	err := tc.in.producer.Send(ctx, out, deliver)
+	if isTooLarge(err) {
+		err = tc.in.producer.Send(ctx, tc.in.shrinkDeadLetter(out), deliver)
+	}
+	if err != nil {
 		tc.log.Warn("not sent; its raw offset stays uncommitted and it will be consumed again", "err", err)
 	}
+}
+
+func isTooLarge(err error) bool {
+	var kerr ckafka.Error
+	return errors.As(err, &kerr) && kerr.Code() == ckafka.ErrMsgSizeTooLarge
+}
+
+// deadLetterKeep is how much of a record too large for the dead-letter
+// topic is kept: better a marked, truncated copy than a partition that can
+// never move past it.
+const deadLetterKeep = 64 << 10
+
+// shrinkDeadLetter turns a record Kafka refused as too large into a
+// dead-letter record with the first 64 KiB of its value, saying so. Only
+// for dead-letter records: a payment is never truncated (it is small).
+func (in *Ingester) shrinkDeadLetter(m *ckafka.Message) *ckafka.Message {
+	if *m.TopicPartition.Topic != in.opts.DLQTopic || len(m.Value) <= deadLetterKeep {
+		return m
+	}
+	headers := append([]ckafka.Header{}, m.Headers...)
+	headers = append(headers,
+		ckafka.Header{Key: "truncated", Value: []byte("true")},
+		ckafka.Header{Key: "original_size", Value: []byte(strconv.Itoa(len(m.Value)))})
+	in.log.Warn("dead-letter record too large for the DLQ topic: keeping its first 64 KiB", "size", len(m.Value))
+	return &ckafka.Message{TopicPartition: m.TopicPartition, Key: m.Key, Value: m.Value[:deadLetterKeep], Headers: headers}
 }
 
 // finished stores the offset that is now safe to commit.
@@ -347,6 +379,9 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 			TopicPartition: ckafka.TopicPartition{Topic: &in.opts.NormalizedTopic, Partition: ckafka.PartitionAny},
 			Key:            []byte(gw + ":" + p.GetId()),
 			Value:          value,
+			// The event's own time, so that a `since` request finds its
+			// start by Kafka's time index (OffsetsForTimes) exactly.
+			Timestamp: eventTime(p),
 			Headers: []ckafka.Header{
 				{Key: "gateway", Value: []byte(gw)},
 				{Key: "event_id", Value: []byte(p.GetEventId())},
@@ -356,6 +391,17 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 	}
 	in.Stats.Payments.Add(int64(len(out)))
 	return out
+}
+
+// eventTime is the record timestamp of a normalized payment: when the event
+// happened, but never in the future (brokers refuse timestamps too far
+// ahead, and a gateway's clock may be).
+func eventTime(p *pb.Payment) time.Time {
+	now := time.Now()
+	if p.GetUpdatedAt() == nil || p.GetUpdatedAt().AsTime().After(now) {
+		return now
+	}
+	return p.GetUpdatedAt().AsTime()
 }
 
 // deadLetter keeps the original bytes untouched and says in headers why and
@@ -370,7 +416,7 @@ func (in *Ingester) deadLetter(m *ckafka.Message, rec normalizer.Record, err err
 	if g, derr := normalizer.DetectGateway(rec); derr == nil {
 		gw = normalizer.GatewayName(g)
 	}
-	in.log.Info("dead-lettered", "component", "KAFKA", "code", string(code), "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err.Error())
+	in.log.Info("dead-lettered", "component", "KAFKA", "code", string(code), "gateway", gw, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err.Error())
 	return &ckafka.Message{
 		TopicPartition: ckafka.TopicPartition{Topic: &in.opts.DLQTopic, Partition: ckafka.PartitionAny},
 		Key:            m.Key,

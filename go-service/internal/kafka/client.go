@@ -41,6 +41,12 @@ func ConfigMap(k config.Kafka, extra ckafka.ConfigMap) *ckafka.ConfigMap {
 // EnsureTopics creates the topics that don't exist yet. Topics are never left
 // to auto-creation: a typo should fail, not create a stray topic.
 func EnsureTopics(ctx context.Context, k config.Kafka, topics []string) error {
+	return EnsureTopicsWithConfig(ctx, k, topics, nil)
+}
+
+// EnsureTopicsWithConfig is EnsureTopics with topic-level settings (such as
+// max.message.bytes) for the topics it creates.
+func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string, topicConfig map[string]string) error {
 	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
 	if err != nil {
 		return fmt.Errorf("kafka admin client: %w", err)
@@ -48,7 +54,7 @@ func EnsureTopics(ctx context.Context, k config.Kafka, topics []string) error {
 	defer admin.Close()
 	specs := make([]ckafka.TopicSpecification, 0, len(topics))
 	for _, t := range topics {
-		specs = append(specs, ckafka.TopicSpecification{Topic: t, NumPartitions: k.Partitions, ReplicationFactor: k.ReplicationFactor})
+		specs = append(specs, ckafka.TopicSpecification{Topic: t, NumPartitions: k.Partitions, ReplicationFactor: k.ReplicationFactor, Config: topicConfig})
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

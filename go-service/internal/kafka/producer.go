@@ -38,7 +38,14 @@ var ProducerDefaults = ckafka.ConfigMap{
 	"compression.type":           "lz4",
 	"message.timeout.ms":         120000,
 	"queue.buffering.max.kbytes": 262144,
+	// A dead-letter record is a raw record (up to the broker's default 1 MB)
+	// plus headers saying why: it must fit. See DLQTopicConfig.
+	"message.max.bytes": 2 << 20,
 }
+
+// DLQTopicConfig lets the dead-letter topic hold any record a raw topic with
+// default limits accepted, plus its headers.
+var DLQTopicConfig = map[string]string{"max.message.bytes": "2097152"}
 
 // NewProducer connects a producer; extra overrides ProducerDefaults.
 func NewProducer(k config.Kafka, log *slog.Logger, extra ckafka.ConfigMap) (*Producer, error) {
