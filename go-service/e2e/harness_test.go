@@ -4,14 +4,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -142,46 +140,7 @@ var listening = regexp.MustCompile(`gRPC listening on :(\d+)`)
 // its health service says SERVING.
 func startServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "server"), "-host", "127.0.0.1", "-port", "0")
-	cmd.Env = append(os.Environ(),
-		"KAFKA_BOOTSTRAP_SERVERS="+kafkaConfig.BootstrapServers,
-		"KAFKA_TOPICS="+strings.Join(tt.rawList(), ","),
-		"KAFKA_NORMALIZED_TOPIC="+tt.normalized,
-		"KAFKA_DLQ_TOPIC="+tt.dlq,
-		"KAFKA_GROUP_ID="+tt.group,
-		"ENV_FILE=/nonexistent",
-	)
-	cmd.Env = append(cmd.Env, extraEnv...)
-	s := &server{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = s.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	port := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			s.out.Write([]byte(line + "\n"))
-			if m := listening.FindStringSubmatch(line); m != nil {
-				port <- m[1]
-			}
-		}
-	}()
-	go func() { s.done <- cmd.Wait() }()
-	t.Cleanup(func() { s.stop(t) })
-	select {
-	case p := <-port:
-		s.addr = "127.0.0.1:" + p
-	case err := <-s.done:
-		t.Fatalf("server exited during start-up: %v\n%s", err, s.out.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("server did not start listening in 60s\n%s", s.out.String())
-	}
+	s := launchServer(t, tt, extraEnv...)
 	s.waitServing(t, 90*time.Second)
 	return s
 }
