@@ -188,14 +188,15 @@ func (s *catchUp) liveSub() *Subscription {
 	return s.live
 }
 
-// apply advances the position over m and returns the entry to deliver, if any.
+// apply folds m into the states and duplicates seen, and returns the entry
+// to deliver, if any: records before the start position only rebuild state.
 func (s *catchUp) apply(m *ckafka.Message) (Entry, bool) {
 	tp := m.TopicPartition
 	off := int64(tp.Offset)
-	if off < s.pos[tp.Partition] {
-		return Entry{}, false
+	deliver := off >= s.pos[tp.Partition]
+	if deliver {
+		s.pos[tp.Partition] = off + 1
 	}
-	s.pos[tp.Partition] = off + 1
 	var ev pb.Payment
 	if proto.Unmarshal(m.Value, &ev) != nil || ev.GetId() == "" || !s.seen.add(ev.GetGateway(), ev.GetEventId()) {
 		return Entry{}, false
@@ -203,7 +204,7 @@ func (s *catchUp) apply(m *ckafka.Message) (Entry, bool) {
 	key := paymentKey{ev.GetGateway(), ev.GetId()}
 	state := Merge(s.states[key], &ev)
 	s.states[key] = state
-	if s.accept != nil && !s.accept(state) {
+	if !deliver || s.accept != nil && !s.accept(state) {
 		return Entry{}, false
 	}
 	return Entry{Partition: tp.Partition, Offset: off, Payment: state}, true
