@@ -3,25 +3,9 @@ package normalizer
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
-
-func adyenMoney(v int64, currency string) *pb.Money {
-	return &pb.Money{AmountMinor: v, Currency: currency}
-}
-
-// adyenUTC reads the UTC time a fixture's eventDate must become.
-func adyenUTC(t *testing.T, s string) *timestamppb.Timestamp {
-	t.Helper()
-	at, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return timestamppb.New(at)
-}
 
 func TestAdyen(t *testing.T) {
 	const (
@@ -37,9 +21,9 @@ func TestAdyen(t *testing.T) {
 	idealAuth := func() *pb.Payment {
 		return &pb.Payment{
 			Id:        "H3J6K9L2M5N8P1Q4",
-			Amount:    adyenMoney(8990, "EUR"),
+			Amount:    fixtureMoney(8990, "EUR"),
 			Status:    authorized,
-			UpdatedAt: adyenUTC(t, "2026-11-25T11:00:00Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-25T11:00:00Z"),
 			Method:    "ideal",
 			EventId:   "AUTHORISATION:H3J6K9L2M5N8P1Q4:true",
 			Metadata:  map[string]string{"merchantReference": "NW-ORDER-100501", "shopperReference": "shopper-88812"},
@@ -48,9 +32,9 @@ func TestAdyen(t *testing.T) {
 	runFixtures(t, Adyen{}, "adyen", []fixtureCase{
 		{file: "authorisation_success.json", want: []*pb.Payment{{
 			Id:            "JX7K2M9QW4B8N5TZ",
-			Amount:        adyenMoney(12500, "EUR"),
+			Amount:        fixtureMoney(12500, "EUR"),
 			Status:        authorized,
-			UpdatedAt:     adyenUTC(t, "2026-11-25T09:00:00Z"),
+			UpdatedAt:     fixtureTime(t, "2026-11-25T09:00:00Z"),
 			CustomerEmail: "lena.vogel@example.org",
 			Method:        "card",
 			EventId:       "AUTHORISATION:JX7K2M9QW4B8N5TZ:true",
@@ -65,9 +49,9 @@ func TestAdyen(t *testing.T) {
 		}}},
 		{file: "authorisation_refused.json", want: []*pb.Payment{{
 			Id:            "R3D8FQ6L1M0PZC2V",
-			Amount:        adyenMoney(4999, "USD"),
+			Amount:        fixtureMoney(4999, "USD"),
 			Status:        failed,
-			UpdatedAt:     adyenUTC(t, "2026-11-25T13:15:42Z"),
+			UpdatedAt:     fixtureTime(t, "2026-11-25T13:15:42Z"),
 			Method:        "card",
 			FailureReason: "CVC Declined",
 			EventId:       "AUTHORISATION:R3D8FQ6L1M0PZC2V:false",
@@ -79,18 +63,18 @@ func TestAdyen(t *testing.T) {
 		}}},
 		{file: "capture.json", want: []*pb.Payment{{
 			Id:        "JX7K2M9QW4B8N5TZ", // originalReference: the payment, not the capture
-			Amount:    adyenMoney(12500, "EUR"),
+			Amount:    fixtureMoney(12500, "EUR"),
 			Status:    completed,
-			UpdatedAt: adyenUTC(t, "2026-11-25T10:30:05Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-25T10:30:05Z"),
 			Method:    "card",
 			EventId:   "CAPTURE:C9T4WZ1K7N3QX6HB:true",
 			Metadata:  map[string]string{"merchantReference": "NW-ORDER-100481"},
 		}}},
 		{file: "capture_failed.json", want: []*pb.Payment{{
 			Id:            "A5H2N8R3T6W9Y1BD",
-			Amount:        adyenMoney(7800, "GBP"),
+			Amount:        fixtureMoney(7800, "GBP"),
 			Status:        failed,
-			UpdatedAt:     adyenUTC(t, "2026-11-26T02:10:00Z"),
+			UpdatedAt:     fixtureTime(t, "2026-11-26T02:10:00Z"),
 			Method:        "card",
 			FailureReason: "Authorisation expired before the capture was booked",
 			EventId:       "CAPTURE_FAILED:F2K8M4QX9T1WZ7LC:true",
@@ -98,50 +82,50 @@ func TestAdyen(t *testing.T) {
 		}}},
 		{file: "cancellation.json", want: []*pb.Payment{{
 			Id:        "B7D3F9H1K5M2P8RT",
-			Amount:    adyenMoney(2350, "GBP"),
+			Amount:    fixtureMoney(2350, "GBP"),
 			Status:    canceled,
-			UpdatedAt: adyenUTC(t, "2026-11-25T16:45:00Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-25T16:45:00Z"),
 			Method:    "card",
 			EventId:   "CANCELLATION:X1Q7L3V9M5Z2K8PD:true",
 			Metadata:  map[string]string{"merchantReference": "NW-ORDER-100455"},
 		}}},
 		{file: "cancel_or_refund.json", want: []*pb.Payment{{
 			Id:        "U3I6O9P2A5S8D1F4",
-			Amount:    adyenMoney(1995, "EUR"),
+			Amount:    fixtureMoney(1995, "EUR"),
 			Status:    canceled,
-			UpdatedAt: adyenUTC(t, "2026-11-25T16:20:10Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-25T16:20:10Z"),
 			Method:    "card",
 			EventId:   "CANCEL_OR_REFUND:L4K7J0H3G6F9D2S5:true",
 			Metadata:  map[string]string{"merchantReference": "NW-POS-5521", "modification.action": "cancel"},
 		}}},
 		{file: "refund_full.json", want: []*pb.Payment{{
 			Id:        "JX7K2M9QW4B8N5TZ",
-			Amount:    adyenMoney(12500, "EUR"),
+			Amount:    fixtureMoney(12500, "EUR"),
 			Status:    refunded,
-			UpdatedAt: adyenUTC(t, "2026-11-27T08:00:00Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-27T08:00:00Z"),
 			Method:    "card",
-			Refunded:  adyenMoney(12500, "EUR"),
+			Refunded:  fixtureMoney(12500, "EUR"),
 			EventId:   "REFUND:Z4N8B2V6C1X9M3LQ:true",
 			Metadata:  map[string]string{"merchantReference": "NW-ORDER-100481"},
 		}}},
 		{file: "refund_partial.json", want: []*pb.Payment{{
 			Id:        "K2L5M8N1P4Q7R0S3",
-			Amount:    adyenMoney(10000, "USD"), // additionalData.originalAmountValue, currency of the item
+			Amount:    fixtureMoney(10000, "USD"), // additionalData.originalAmountValue, currency of the item
 			Status:    partially,
-			UpdatedAt: adyenUTC(t, "2026-11-26T06:05:31Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-26T06:05:31Z"),
 			Method:    "card",
-			Refunded:  adyenMoney(2500, "USD"),
+			Refunded:  fixtureMoney(2500, "USD"),
 			EventId:   "REFUND:P6W2R8T4Y1U9I3OK:true",
 			Metadata:  map[string]string{"merchantReference": "NW-ORDER-100490"},
 		}}},
 		{file: "refund_no_original.json", want: []*pb.Payment{{
 			// No original amount: the refund stands for the whole of what is known.
 			Id:        "M1N2B3V4C5X6Z7L8",
-			Amount:    adyenMoney(45000, "SEK"),
+			Amount:    fixtureMoney(45000, "SEK"),
 			Status:    refunded,
-			UpdatedAt: adyenUTC(t, "2026-11-25T09:10:10Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-25T09:10:10Z"),
 			Method:    "klarna",
-			Refunded:  adyenMoney(45000, "SEK"),
+			Refunded:  fixtureMoney(45000, "SEK"),
 			EventId:   "REFUND:Q9W8E7R6T5Y4U3I2:true",
 			Metadata:  map[string]string{"merchantReference": "NW-SE-3310"},
 		}}},
@@ -149,20 +133,20 @@ func TestAdyen(t *testing.T) {
 			idealAuth(),
 			{
 				Id:        "D4F7G1H5J8K2L6Z3",
-				Amount:    adyenMoney(15000, "USD"),
+				Amount:    fixtureMoney(15000, "USD"),
 				Status:    completed,
-				UpdatedAt: adyenUTC(t, "2026-11-25T11:01:02Z"),
+				UpdatedAt: fixtureTime(t, "2026-11-25T11:01:02Z"),
 				Method:    "card",
 				EventId:   "CAPTURE:T7Y2U5I8O1P4A6S9:true",
 				Metadata:  map[string]string{"merchantReference": "NW-ORDER-100470"},
 			},
 			{
 				Id:        "E8R2T6Y9U3I7O1P5",
-				Amount:    adyenMoney(4000, "GBP"),
+				Amount:    fixtureMoney(4000, "GBP"),
 				Status:    partially,
-				UpdatedAt: adyenUTC(t, "2026-11-25T12:02:03Z"),
+				UpdatedAt: fixtureTime(t, "2026-11-25T12:02:03Z"),
 				Method:    "card",
-				Refunded:  adyenMoney(1000, "GBP"),
+				Refunded:  fixtureMoney(1000, "GBP"),
 				EventId:   "REFUND:V5B8N1M4Q7W0E3R6:true",
 				Metadata:  map[string]string{"merchantReference": "NW-ORDER-100433"},
 			},
@@ -170,27 +154,27 @@ func TestAdyen(t *testing.T) {
 		{file: "batch_with_ignored.json", want: []*pb.Payment{{
 			// The REPORT_AVAILABLE item before it is left out.
 			Id:        "B2N5M8Q1W4E7R0T3",
-			Amount:    adyenMoney(4200, "CHF"),
+			Amount:    fixtureMoney(4200, "CHF"),
 			Status:    authorized,
-			UpdatedAt: adyenUTC(t, "2026-11-25T08:45:00Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-25T08:45:00Z"),
 			Method:    "wallet",
 			EventId:   "AUTHORISATION:B2N5M8Q1W4E7R0T3:true",
 			Metadata:  map[string]string{"merchantReference": "NW-CH-2207", "paymentMethodVariant": "googlepay"},
 		}}},
 		{file: "jpy.json", want: []*pb.Payment{{
 			Id:        "N6M3B9V2C8X5Z1LA",
-			Amount:    adyenMoney(15800, "JPY"), // ¥15,800: the yen has no minor unit
+			Amount:    fixtureMoney(15800, "JPY"), // ¥15,800: the yen has no minor unit
 			Status:    authorized,
-			UpdatedAt: adyenUTC(t, "2026-11-25T09:30:00Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-25T09:30:00Z"),
 			Method:    "card",
 			EventId:   "AUTHORISATION:N6M3B9V2C8X5Z1LA:true",
 			Metadata:  map[string]string{"merchantReference": "NW-JP-7781"},
 		}}},
 		{file: "kwd.json", want: []*pb.Payment{{
 			Id:        "S8D7F6G5H4J3K2L1",
-			Amount:    adyenMoney(12345, "KWD"), // 12.345 KWD, in fils
+			Amount:    fixtureMoney(12345, "KWD"), // 12.345 KWD, in fils
 			Status:    completed,
-			UpdatedAt: adyenUTC(t, "2026-11-25T10:00:00Z"),
+			UpdatedAt: fixtureTime(t, "2026-11-25T10:00:00Z"),
 			Method:    "card",
 			EventId:   "CAPTURE:W1E2R3T4Y5U6I7O8:true",
 			Metadata:  map[string]string{"merchantReference": "NW-KW-0419"},

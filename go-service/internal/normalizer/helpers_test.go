@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // fixtureCase is one webhook file under testdata/<gateway>/ and what it must
@@ -107,4 +109,20 @@ func checkValid(t *testing.T, p *pb.Payment) {
 	if p.GetAmount() == nil {
 		t.Fatalf("payment without amount: %v", p)
 	}
+}
+
+// fixtureTime is the protobuf Timestamp an expected Payment holds, written as
+// an RFC 3339 time (any offset): fixtures carrying Unix seconds or other
+// offsets then check the conversion to UTC.
+func fixtureTime(t testing.TB, s string) *timestamppb.Timestamp {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return timestamppb.New(v)
+}
+
+func fixtureMoney(minor int64, currency string) *pb.Money {
+	return &pb.Money{AmountMinor: minor, Currency: currency}
 }

@@ -3,20 +3,9 @@ package normalizer
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
-
-func paypalTime(t *testing.T, s string) *timestamppb.Timestamp {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return timestamppb.New(v)
-}
 
 func TestPayPal(t *testing.T) {
 	const (
@@ -33,8 +22,8 @@ func TestPayPal(t *testing.T) {
 			Id:        "6TC49175WB218830K",
 			Amount:    &pb.Money{AmountMinor: 12995, Currency: "USD"},
 			Status:    completed,
-			CreatedAt: paypalTime(t, "2026-03-14T09:26:49Z"),
-			UpdatedAt: paypalTime(t, "2026-03-14T09:26:53.589Z"),
+			CreatedAt: fixtureTime(t, "2026-03-14T09:26:49Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-14T09:26:53.589Z"),
 			Method:    "paypal",
 			EventId:   "WH-4LK27180TX392615B-1RM60343DS5082942",
 			Metadata:  map[string]string{"custom_id": "cart-88120", "invoice_id": "INV-2026-0419", "order_id": "3YB20657VR1145239"},
@@ -43,8 +32,8 @@ func TestPayPal(t *testing.T) {
 			Id:        "9JD55820HF173604R",
 			Amount:    &pb.Money{AmountMinor: 4250, Currency: "GBP"},
 			Status:    pending,
-			CreatedAt: paypalTime(t, "2026-03-15T16:02:07Z"),
-			UpdatedAt: paypalTime(t, "2026-03-15T16:02:11.204Z"), // +01:00 in the event, UTC here
+			CreatedAt: fixtureTime(t, "2026-03-15T16:02:07Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-15T16:02:11.204Z"), // +01:00 in the event, UTC here
 			Method:    "paypal",
 			EventId:   "WH-0PA81736BN440215S-7XE18221KJ6930113",
 			Metadata:  map[string]string{"custom_id": "basket-5531", "order_id": "8KT61102MX2297740", "status_reason": "PENDING_REVIEW"},
@@ -53,8 +42,8 @@ func TestPayPal(t *testing.T) {
 			Id:            "1WA87306EC522915N",
 			Amount:        &pb.Money{AmountMinor: 31000, Currency: "EUR"},
 			Status:        failed,
-			CreatedAt:     paypalTime(t, "2026-03-16T08:41:22Z"),
-			UpdatedAt:     paypalTime(t, "2026-03-16T08:41:30.017Z"),
+			CreatedAt:     fixtureTime(t, "2026-03-16T08:41:22Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-16T08:41:30.017Z"),
 			Method:        "paypal",
 			FailureReason: "processor response code 0500",
 			EventId:       "WH-2MC09358RS774180U-6FN47790CV1628402",
@@ -66,7 +55,7 @@ func TestPayPal(t *testing.T) {
 			Amount:    &pb.Money{AmountMinor: 4500, Currency: "USD"},
 			Refunded:  &pb.Money{AmountMinor: 4500, Currency: "USD"},
 			Status:    partially,
-			UpdatedAt: paypalTime(t, "2026-03-20T13:05:44.712Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-20T13:05:44.712Z"),
 			Method:    "paypal",
 			EventId:   "WH-7HV33410PD981052M-0TS29585GY4471830",
 			Metadata:  map[string]string{"invoice_id": "INV-2026-0419", "refund_id": "2FR70054JQ338126D", "captured_amount_unknown": "true"},
@@ -76,8 +65,8 @@ func TestPayPal(t *testing.T) {
 			Amount:    &pb.Money{AmountMinor: 4250, Currency: "GBP"},
 			Refunded:  &pb.Money{AmountMinor: 4250, Currency: "GBP"},
 			Status:    refunded,
-			CreatedAt: paypalTime(t, "2026-03-15T16:02:07Z"),
-			UpdatedAt: paypalTime(t, "2026-03-23T15:51:19.047Z"),
+			CreatedAt: fixtureTime(t, "2026-03-15T16:02:07Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-23T15:51:19.047Z"),
 			Method:    "paypal",
 			EventId:   "WH-6EN51937KU240683Y-2VA94462RC1078315",
 			Metadata:  map[string]string{"custom_id": "basket-5531", "order_id": "8KT61102MX2297740", "refund_id": "8UJ02716SK459930B"},
@@ -87,8 +76,8 @@ func TestPayPal(t *testing.T) {
 			Amount:    &pb.Money{AmountMinor: 12995, Currency: "USD"},
 			Refunded:  &pb.Money{AmountMinor: 6000, Currency: "USD"},
 			Status:    partially,
-			CreatedAt: paypalTime(t, "2026-03-14T09:26:49Z"),
-			UpdatedAt: paypalTime(t, "2026-03-24T10:12:40.53Z"),
+			CreatedAt: fixtureTime(t, "2026-03-14T09:26:49Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-24T10:12:40.53Z"),
 			Method:    "paypal",
 			EventId:   "WH-1CU80423NJ667591T-5MR32070EA9984436",
 			Metadata:  map[string]string{"custom_id": "cart-88120", "invoice_id": "INV-2026-0419", "order_id": "3YB20657VR1145239", "refund_id": "6LB95381WE024417P"},
@@ -97,8 +86,8 @@ func TestPayPal(t *testing.T) {
 			Id:        "4PX90218TN665307G",
 			Amount:    &pb.Money{AmountMinor: 8490, Currency: "EUR"},
 			Status:    authorized,
-			CreatedAt: paypalTime(t, "2026-03-17T22:14:05Z"),
-			UpdatedAt: paypalTime(t, "2026-03-17T22:14:09.356Z"),
+			CreatedAt: fixtureTime(t, "2026-03-17T22:14:05Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-17T22:14:09.356Z"),
 			Method:    "paypal",
 			EventId:   "WH-5RG14907MA206633W-3DJ76024LP8819571",
 			Metadata:  map[string]string{"custom_id": "booking-20931", "order_id": "0CE71544UK3390618"},
@@ -107,8 +96,8 @@ func TestPayPal(t *testing.T) {
 			Id:        "4PX90218TN665307G",
 			Amount:    &pb.Money{AmountMinor: 8490, Currency: "EUR"},
 			Status:    canceled,
-			CreatedAt: paypalTime(t, "2026-03-17T22:14:05Z"),
-			UpdatedAt: paypalTime(t, "2026-03-18T07:30:02.881Z"),
+			CreatedAt: fixtureTime(t, "2026-03-17T22:14:05Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-18T07:30:02.881Z"),
 			Method:    "paypal",
 			EventId:   "WH-8BT62251XC017494H-9QA33680NE2765108",
 			Metadata:  map[string]string{"custom_id": "booking-20931", "order_id": "0CE71544UK3390618"},
@@ -117,8 +106,8 @@ func TestPayPal(t *testing.T) {
 			Id:        "2SQ04485YX917722A",
 			Amount:    &pb.Money{AmountMinor: 6400, Currency: "USD"},
 			Status:    authorized,
-			CreatedAt: paypalTime(t, "2026-03-25T19:08:51Z"),
-			UpdatedAt: paypalTime(t, "2026-03-25T19:08:55.661Z"),
+			CreatedAt: fixtureTime(t, "2026-03-25T19:08:51Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-25T19:08:55.661Z"),
 			Method:    "paypal",
 			EventId:   "WH-9NC40512EP738210V-1KR67748ZG0395536",
 		}}},
@@ -126,8 +115,8 @@ func TestPayPal(t *testing.T) {
 			Id:        "0NU24411VL837256T",
 			Amount:    &pb.Money{AmountMinor: 5000, Currency: "JPY"},
 			Status:    completed,
-			CreatedAt: paypalTime(t, "2026-03-21T03:18:21Z"),
-			UpdatedAt: paypalTime(t, "2026-03-21T03:18:27.12Z"),
+			CreatedAt: fixtureTime(t, "2026-03-21T03:18:21Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-21T03:18:27.12Z"),
 			Method:    "paypal",
 			EventId:   "WH-3QW58172FK066210J-5PB90416UD7733284",
 			Metadata:  map[string]string{"custom_id": "jp-order-1187", "order_id": "7AK39960HD4401258"},
@@ -136,8 +125,8 @@ func TestPayPal(t *testing.T) {
 			Id:        "5EH13098RB640072W",
 			Amount:    &pb.Money{AmountMinor: 12345, Currency: "KWD"},
 			Status:    completed,
-			CreatedAt: paypalTime(t, "2026-03-22T11:40:01Z"),
-			UpdatedAt: paypalTime(t, "2026-03-22T11:40:05.004Z"),
+			CreatedAt: fixtureTime(t, "2026-03-22T11:40:01Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-22T11:40:05.004Z"),
 			Method:    "paypal",
 			EventId:   "WH-6YD70325GM118947A-2LC85519QW3306627",
 			// The capture of an authorization links "up" to it.

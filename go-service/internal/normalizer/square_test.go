@@ -2,21 +2,9 @@ package normalizer
 
 import (
 	"testing"
-	"time"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
-
-// squareTS reads an RFC 3339 time for an expected Payment.
-func squareTS(t *testing.T, s string) *timestamppb.Timestamp {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return timestamppb.New(v)
-}
 
 func TestSquare(t *testing.T) {
 	usd := func(minor int64) *pb.Money { return &pb.Money{AmountMinor: minor, Currency: "USD"} }
@@ -29,7 +17,7 @@ func TestSquare(t *testing.T) {
 		"location_id":  "LH2XQ7N4M9K1P",
 	}
 	const harborID = "tR7vQ2mXk9LpWc4NbH8sJd3FgZeY"
-	harborCreated := squareTS(t, "2026-03-02T16:41:06.877Z")
+	harborCreated := fixtureTime(t, "2026-03-02T16:41:06.877Z")
 
 	runFixtures(t, Square{}, "square", []fixtureCase{
 		{file: "payment_created_approved.json", want: []*pb.Payment{{
@@ -37,7 +25,7 @@ func TestSquare(t *testing.T) {
 			Amount:        usd(2599),
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_AUTHORIZED,
 			CreatedAt:     harborCreated,
-			UpdatedAt:     squareTS(t, "2026-03-02T16:41:07.204Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-02T16:41:07.204Z"),
 			CustomerEmail: "maya.okafor@example.com",
 			Method:        "card",
 			EventId:       "3f1c9a7e-52b4-4d0e-9c61-8a2f7d4e1b90",
@@ -47,8 +35,8 @@ func TestSquare(t *testing.T) {
 			Id:            "Bq5Zx8VtN2mKc7LwR4pHj9SdGf1Y",
 			Amount:        usd(120000),
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_PENDING,
-			CreatedAt:     squareTS(t, "2026-03-03T09:12:44.301Z"),
-			UpdatedAt:     squareTS(t, "2026-03-03T09:12:44.655Z"),
+			CreatedAt:     fixtureTime(t, "2026-03-03T09:12:44.301Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-03T09:12:44.655Z"),
 			CustomerEmail: "accounts@northwind-events.example",
 			Method:        "bank_account",
 			EventId:       "a8d2e6f4-1b3c-4f7a-8e90-5c2d1b7a9f36",
@@ -60,7 +48,7 @@ func TestSquare(t *testing.T) {
 			Amount:        usd(2999),
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_COMPLETED,
 			CreatedAt:     harborCreated,
-			UpdatedAt:     squareTS(t, "2026-03-02T17:05:31.118Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-02T17:05:31.118Z"),
 			CustomerEmail: "maya.okafor@example.com",
 			Method:        "card",
 			EventId:       "c4b7e1d9-6a2f-4e38-b5c0-7d9e3a1f8b24",
@@ -70,8 +58,8 @@ func TestSquare(t *testing.T) {
 			Id:            "Hn2Wc6RkT9vLq3XpZ7mBd5JsFg8eY",
 			Amount:        &pb.Money{AmountMinor: 8450, Currency: "CAD"},
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_FAILED,
-			CreatedAt:     squareTS(t, "2026-03-04T21:18:01.090Z"),
-			UpdatedAt:     squareTS(t, "2026-03-04T21:18:02.463Z"),
+			CreatedAt:     fixtureTime(t, "2026-03-04T21:18:01.090Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-04T21:18:02.463Z"),
 			CustomerEmail: "liam.tremblay@example.ca",
 			Method:        "card",
 			FailureReason: "Authorization error: 'GENERIC_DECLINE'",
@@ -83,8 +71,8 @@ func TestSquare(t *testing.T) {
 			Id:            "Wm9Kc3TbR7qXv2NpL5hZd8JsFg6Y",
 			Amount:        usd(1875),
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_FAILED,
-			CreatedAt:     squareTS(t, "2026-03-05T13:27:12.642Z"),
-			UpdatedAt:     squareTS(t, "2026-03-05T13:27:39.815Z"),
+			CreatedAt:     fixtureTime(t, "2026-03-05T13:27:12.642Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-05T13:27:39.815Z"),
 			Method:        "wallet",
 			FailureReason: "INSUFFICIENT_FUNDS",
 			EventId:       "0b7f2d5a-9c13-4e6b-8a47-e2f1c3d5b908",
@@ -94,8 +82,8 @@ func TestSquare(t *testing.T) {
 			Id:            "Gv4Tn8QzK1mRw6XcL3pBh9JdSf2eY",
 			Amount:        &pb.Money{AmountMinor: 6400, Currency: "GBP"},
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_CANCELED,
-			CreatedAt:     squareTS(t, "2026-03-02T16:40:58.213Z"),
-			UpdatedAt:     squareTS(t, "2026-03-09T16:41:09.537Z"),
+			CreatedAt:     fixtureTime(t, "2026-03-02T16:40:58.213Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-09T16:41:09.537Z"),
 			CustomerEmail: "h.whitfield@example.co.uk",
 			Method:        "card",
 			EventId:       "e2a6c8b0-4d1f-4a93-9b7e-3f5d0c2a6e81",
@@ -111,7 +99,7 @@ func TestSquare(t *testing.T) {
 			Refunded:      usd(1299),
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED,
 			CreatedAt:     harborCreated,
-			UpdatedAt:     squareTS(t, "2026-03-06T10:02:17.990Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-06T10:02:17.990Z"),
 			CustomerEmail: "maya.okafor@example.com",
 			Method:        "card",
 			EventId:       "7a1d4f8c-2e6b-4c05-93d7-b8e0a5f2c614",
@@ -124,7 +112,7 @@ func TestSquare(t *testing.T) {
 			Refunded:      usd(2999),
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_REFUNDED,
 			CreatedAt:     harborCreated,
-			UpdatedAt:     squareTS(t, "2026-03-08T15:44:52.260Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-08T15:44:52.260Z"),
 			CustomerEmail: "maya.okafor@example.com",
 			Method:        "card",
 			EventId:       "d9c3b5a7-8f21-4e6d-a0b4-61c7e9f3d285",
@@ -136,8 +124,8 @@ func TestSquare(t *testing.T) {
 			Id:        "Pz8Lx3Wq6VkTn1Rc9Mb4HdJs7Gf2eY",
 			Amount:    &pb.Money{AmountMinor: 3300, Currency: "JPY"},
 			Status:    pb.PaymentStatus_PAYMENT_STATUS_COMPLETED,
-			CreatedAt: squareTS(t, "2026-03-14T09:05:08.402Z"),
-			UpdatedAt: squareTS(t, "2026-03-14T09:05:09.120Z"),
+			CreatedAt: fixtureTime(t, "2026-03-14T09:05:08.402Z"),
+			UpdatedAt: fixtureTime(t, "2026-03-14T09:05:09.120Z"),
 			Method:    "wallet",
 			EventId:   "46e0b2d8-c5a9-4f17-8d3e-9a2c7b1f0e55",
 			Metadata:  map[string]string{"note": "Matcha set x2", "order_id": "Ls5Wq2Tz8NkRm1XcV7bHd4JpGf9eY", "location_id": "LJP3K7TQ9WN2R"},
@@ -147,8 +135,8 @@ func TestSquare(t *testing.T) {
 			Id:            "Rk2Vx7Nq4TmZc9LwB1pHd6JsGf3Y",
 			Amount:        &pb.Money{AmountMinor: 12750, Currency: "KWD"},
 			Status:        pb.PaymentStatus_PAYMENT_STATUS_COMPLETED,
-			CreatedAt:     squareTS(t, "2026-03-15T11:30:44.318Z"),
-			UpdatedAt:     squareTS(t, "2026-03-15T11:30:44.876Z"),
+			CreatedAt:     fixtureTime(t, "2026-03-15T11:30:44.318Z"),
+			UpdatedAt:     fixtureTime(t, "2026-03-15T11:30:44.876Z"),
 			CustomerEmail: "f.alsabah@example.com.kw",
 			Method:        "card",
 			EventId:       "b1f5d9e3-0a7c-4b28-9e64-2d8c6a0f4b17",

@@ -2,28 +2,11 @@ package normalizer
 
 import (
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 	"google.golang.org/protobuf/testing/protocmp"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
-
-// tsUTC is an RFC 3339 time as a protobuf Timestamp. Fixtures carry Unix
-// seconds; writing the expectation as a calendar time checks the conversion.
-func srTime(t testing.TB, s string) *timestamppb.Timestamp {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return timestamppb.New(tm)
-}
-
-func srMoney(amount int64, currency string) *pb.Money {
-	return &pb.Money{AmountMinor: amount, Currency: currency}
-}
 
 func TestStripe(t *testing.T) {
 	const (
@@ -38,10 +21,10 @@ func TestStripe(t *testing.T) {
 	runFixtures(t, Stripe{}, "stripe", []fixtureCase{
 		{file: "payment_intent.succeeded.json", want: []*pb.Payment{{
 			Id:            "pi_3SXa1AH2kLmN3oPq0pi1Succ",
-			Amount:        srMoney(5000, "USD"),
+			Amount:        fixtureMoney(5000, "USD"),
 			Status:        completed,
-			CreatedAt:     srTime(t, "2025-11-24T16:00:00Z"),
-			UpdatedAt:     srTime(t, "2025-11-24T16:00:42Z"),
+			CreatedAt:     fixtureTime(t, "2025-11-24T16:00:00Z"),
+			UpdatedAt:     fixtureTime(t, "2025-11-24T16:00:42Z"),
 			CustomerEmail: "ada.lovelace@example.com",
 			Method:        "card",
 			EventId:       "evt_3SXa1AH2kLmN3oPq0ev1Succ",
@@ -49,10 +32,10 @@ func TestStripe(t *testing.T) {
 		}}},
 		{file: "payment_intent.payment_failed.json", want: []*pb.Payment{{
 			Id:            "pi_3SXa2BH2kLmN3oPq0pi2Fail",
-			Amount:        srMoney(12999, "EUR"),
+			Amount:        fixtureMoney(12999, "EUR"),
 			Status:        failed, // the PI itself says requires_payment_method: the event type decides
-			CreatedAt:     srTime(t, "2025-11-24T17:04:30Z"),
-			UpdatedAt:     srTime(t, "2025-11-24T17:05:09Z"),
+			CreatedAt:     fixtureTime(t, "2025-11-24T17:04:30Z"),
+			UpdatedAt:     fixtureTime(t, "2025-11-24T17:05:09Z"),
 			CustomerEmail: "",
 			Method:        "card",
 			FailureReason: "Your card has insufficient funds.",
@@ -61,10 +44,10 @@ func TestStripe(t *testing.T) {
 		}}},
 		{file: "payment_intent.canceled.json", want: []*pb.Payment{{
 			Id:            "pi_3SXa3CH2kLmN3oPq0pi3Canc",
-			Amount:        srMoney(2500, "GBP"),
+			Amount:        fixtureMoney(2500, "GBP"),
 			Status:        canceled,
-			CreatedAt:     srTime(t, "2025-11-24T18:00:00Z"),
-			UpdatedAt:     srTime(t, "2025-11-24T18:30:00Z"),
+			CreatedAt:     fixtureTime(t, "2025-11-24T18:00:00Z"),
+			UpdatedAt:     fixtureTime(t, "2025-11-24T18:30:00Z"),
 			CustomerEmail: "alan.turing@example.co.uk",
 			Method:        "card",
 			FailureReason: "requested_by_customer",
@@ -72,20 +55,20 @@ func TestStripe(t *testing.T) {
 		}}},
 		{file: "payment_intent.processing.json", want: []*pb.Payment{{
 			Id:            "pi_3SXa4DH2kLmN3oPq0pi4Proc",
-			Amount:        srMoney(1999, "EUR"),
+			Amount:        fixtureMoney(1999, "EUR"),
 			Status:        pending,
-			CreatedAt:     srTime(t, "2025-11-24T19:00:00Z"),
-			UpdatedAt:     srTime(t, "2025-11-24T19:00:05Z"),
+			CreatedAt:     fixtureTime(t, "2025-11-24T19:00:00Z"),
+			UpdatedAt:     fixtureTime(t, "2025-11-24T19:00:05Z"),
 			CustomerEmail: "emmy.noether@example.de",
 			Method:        "sepa_debit",
 			EventId:       "evt_3SXa4DH2kLmN3oPq0ev4Proc",
 		}}},
 		{file: "payment_intent.amount_capturable_updated.json", want: []*pb.Payment{{
 			Id:            "pi_3SXa5EH2kLmN3oPq0pi5Auth",
-			Amount:        srMoney(7500, "CAD"),
+			Amount:        fixtureMoney(7500, "CAD"),
 			Status:        authed,
-			CreatedAt:     srTime(t, "2025-11-24T20:00:00Z"),
-			UpdatedAt:     srTime(t, "2025-11-24T20:00:03Z"),
+			CreatedAt:     fixtureTime(t, "2025-11-24T20:00:00Z"),
+			UpdatedAt:     fixtureTime(t, "2025-11-24T20:00:03Z"),
 			CustomerEmail: "katherine.johnson@example.ca",
 			Method:        "card",
 			EventId:       "evt_3SXa5EH2kLmN3oPq0ev5Auth",
@@ -93,11 +76,11 @@ func TestStripe(t *testing.T) {
 		}}},
 		{file: "charge.refunded.full.json", want: []*pb.Payment{{
 			Id:            "pi_3SXa1AH2kLmN3oPq0pi1Succ", // the PaymentIntent, not the ch_ id
-			Amount:        srMoney(5000, "USD"),
-			Refunded:      srMoney(5000, "USD"),
+			Amount:        fixtureMoney(5000, "USD"),
+			Refunded:      fixtureMoney(5000, "USD"),
 			Status:        refunded,
-			CreatedAt:     srTime(t, "2025-11-24T16:00:40Z"),
-			UpdatedAt:     srTime(t, "2025-11-25T09:15:00Z"),
+			CreatedAt:     fixtureTime(t, "2025-11-24T16:00:40Z"),
+			UpdatedAt:     fixtureTime(t, "2025-11-25T09:15:00Z"),
 			CustomerEmail: "grace.hopper@example.com", // billing_details.email wins over receipt_email
 			Method:        "card",
 			EventId:       "evt_3SXa6FH2kLmN3oPq0ev6RefF",
@@ -105,21 +88,21 @@ func TestStripe(t *testing.T) {
 		}}},
 		{file: "charge.refunded.partial.json", want: []*pb.Payment{{
 			Id:            "pi_3SXa7GH2kLmN3oPq0pi7RefP",
-			Amount:        srMoney(8000, "USD"),
-			Refunded:      srMoney(3000, "USD"),
+			Amount:        fixtureMoney(8000, "USD"),
+			Refunded:      fixtureMoney(3000, "USD"),
 			Status:        partial,
-			CreatedAt:     srTime(t, "2025-11-24T21:00:00Z"),
-			UpdatedAt:     srTime(t, "2025-11-25T10:20:00Z"),
+			CreatedAt:     fixtureTime(t, "2025-11-24T21:00:00Z"),
+			UpdatedAt:     fixtureTime(t, "2025-11-25T10:20:00Z"),
 			CustomerEmail: "barbara.liskov@example.com", // no billing email: receipt_email
 			Method:        "card",
 			EventId:       "evt_3SXa7GH2kLmN3oPq0ev7RefP",
 		}}},
 		{file: "payment_intent.succeeded.jpy.json", want: []*pb.Payment{{
 			Id:            "pi_3SXa8HH2kLmN3oPq0pi8JpyS",
-			Amount:        srMoney(5000, "JPY"), // zero-decimal: 5000 yen, not 50.00
+			Amount:        fixtureMoney(5000, "JPY"), // zero-decimal: 5000 yen, not 50.00
 			Status:        completed,
-			CreatedAt:     srTime(t, "2025-11-25T01:00:00Z"),
-			UpdatedAt:     srTime(t, "2025-11-25T01:00:10Z"),
+			CreatedAt:     fixtureTime(t, "2025-11-25T01:00:00Z"),
+			UpdatedAt:     fixtureTime(t, "2025-11-25T01:00:10Z"),
 			CustomerEmail: "hideki.yukawa@example.jp",
 			Method:        "card",
 			EventId:       "evt_3SXa8HH2kLmN3oPq0ev8JpyS",
@@ -127,10 +110,10 @@ func TestStripe(t *testing.T) {
 		}}},
 		{file: "payment_intent.succeeded.kwd.json", want: []*pb.Payment{{
 			Id:        "pi_3SXa9IH2kLmN3oPq0pi9KwdS",
-			Amount:    srMoney(12340, "KWD"), // three decimals: 12.340 KWD
+			Amount:    fixtureMoney(12340, "KWD"), // three decimals: 12.340 KWD
 			Status:    completed,
-			CreatedAt: srTime(t, "2025-11-25T06:00:00Z"),
-			UpdatedAt: srTime(t, "2025-11-25T06:00:10Z"),
+			CreatedAt: fixtureTime(t, "2025-11-25T06:00:00Z"),
+			UpdatedAt: fixtureTime(t, "2025-11-25T06:00:10Z"),
 			Method:    "card",
 			EventId:   "evt_3SXa9IH2kLmN3oPq0ev9KwdS",
 		}}},
@@ -155,10 +138,10 @@ func TestStripeNestedMetadata(t *testing.T) {
 	}
 	want := []*pb.Payment{{
 		Id:        "pi_3SXaIQH2kLmN3oPq0piINest",
-		Amount:    srMoney(4200, "USD"),
+		Amount:    fixtureMoney(4200, "USD"),
 		Status:    pb.PaymentStatus_PAYMENT_STATUS_COMPLETED,
-		CreatedAt: srTime(t, "2025-11-25T12:00:00Z"),
-		UpdatedAt: srTime(t, "2025-11-25T12:00:30Z"),
+		CreatedAt: fixtureTime(t, "2025-11-25T12:00:00Z"),
+		UpdatedAt: fixtureTime(t, "2025-11-25T12:00:30Z"),
 		Method:    "card",
 		EventId:   "evt_3SXaIQH2kLmN3oPq0evINest",
 		Metadata: map[string]string{
