@@ -1,11 +1,12 @@
 package normalizer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -62,9 +63,9 @@ type adyenItem struct {
 		Value    number `json:"value"`
 		Currency string `json:"currency"`
 	} `json:"amount"`
-	PaymentMethod  string          `json:"paymentMethod"`
-	Reason         string          `json:"reason"`
-	AdditionalData json.RawMessage `json:"additionalData"`
+	PaymentMethod  string         `json:"paymentMethod"`
+	Reason         string         `json:"reason"`
+	AdditionalData jsontext.Value `json:"additionalData"`
 }
 
 // adyenModification lists the event codes we turn into a Payment, and

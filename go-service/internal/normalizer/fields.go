@@ -1,29 +1,48 @@
 package normalizer
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // decode parses a webhook document into v. Amounts and times are read as
-// number, so they are never rounded through float64.
+// number, so they are never rounded through float64. A document with a key
+// twice is refused: which of two amounts is the payment's?
 func decode(doc []byte, v any) error {
-	if err := json.Unmarshal(doc, v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return errorf(CodeMalformedJSON, "field %s has the wrong type: %v", typeErr.Field, err)
-		}
-		return errorf(CodeMalformedJSON, "not valid JSON: %v", err)
+	err := json.Unmarshal(doc, v, decodeOptions)
+	var semErr *json.SemanticError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &semErr) && semErr.JSONPointer != "":
+		return errorf(CodeMalformedJSON, "field %s has the wrong type: %s", fieldPath(semErr.JSONPointer), wrongType(semErr))
 	}
-	return nil
+	return errorf(CodeMalformedJSON, "not valid JSON: %s", strings.TrimPrefix(err.Error(), "jsontext: "))
+}
+
+// decodeOptions keep encoding/json's matching of keys to fields regardless
+// of case, which gateways' documents are written against.
+var decodeOptions = json.MatchCaseInsensitiveNames(true)
+
+// fieldPath turns a JSON pointer (/payload/payment/entity/amount) into the
+// dotted path the gateways' docs use (payload.payment.entity.amount).
+func fieldPath(p jsontext.Pointer) string {
+	return strings.ReplaceAll(strings.TrimPrefix(string(p), "/"), "/", ".")
+}
+
+func wrongType(e *json.SemanticError) string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("want %v, got %s", e.GoType, jsonKind(e.JSONKind))
 }
 
 func require(field, value string) error {
@@ -64,36 +83,42 @@ func rfc3339Time(field, s string) (*timestamppb.Timestamp, error) {
 // metadata flattens a gateway's free-form key/value object into strings.
 // Nested values are kept as their JSON text. Razorpay sends an empty list
 // ([]) when there are no notes, so an array with nothing in it is no metadata.
-func metadata(raw json.RawMessage) (map[string]string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+func metadata(raw jsontext.Value) (map[string]string, error) {
+	switch raw.Kind() {
+	case 0, 'n':
 		return nil, nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		var list []json.RawMessage
+	case '[':
+		var list []jsontext.Value
 		if json.Unmarshal(raw, &list) == nil && len(list) == 0 {
 			return nil, nil
 		}
-		return nil, errorf(CodeMalformedJSON, "metadata is neither an object nor an empty list")
-	}
-	if len(obj) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]string, len(obj))
-	for k, v := range obj {
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			out[k] = s
-			continue
+	case '{':
+		var obj map[string]jsontext.Value
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, errorf(CodeMalformedJSON, "metadata: %v", err)
 		}
-		// Compact, so that the same value reads the same however it was indented.
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, v); err != nil {
-			return nil, errorf(CodeMalformedJSON, "metadata %q: %v", k, err)
+		if len(obj) == 0 {
+			return nil, nil
 		}
-		out[k] = compact.String()
+		out := make(map[string]string, len(obj))
+		for k, v := range obj {
+			if v.Kind() == '"' {
+				var s string
+				if err := json.Unmarshal(v, &s); err != nil {
+					return nil, errorf(CodeMalformedJSON, "metadata %q: %v", k, err)
+				}
+				out[k] = s
+				continue
+			}
+			// Compact, so that the same value reads the same however it was indented.
+			if err := v.Compact(); err != nil {
+				return nil, errorf(CodeMalformedJSON, "metadata %q: %v", k, err)
+			}
+			out[k] = string(v)
+		}
+		return out, nil
 	}
-	return out, nil
+	return nil, errorf(CodeMalformedJSON, "metadata is neither an object nor an empty list")
 }
 
 // lower normalizes a payment method name: "UPI" and "upi" are one method.
@@ -117,33 +142,38 @@ func ignored(gateway, eventType string) error {
 // number sent something else, and it goes to the DLQ as malformed_json.
 type number string
 
-func (n *number) UnmarshalJSON(b []byte) error {
-	switch {
-	case string(b) == "null":
+func (n *number) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
 		return nil
-	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
-		// The decoder has already checked that b is a valid number literal;
+	case '0':
+		// The decoder has already checked that v is a valid number literal;
 		// minorAmount and unixTime decide whether it is a whole int64.
-		*n = number(b)
+		*n = number(v)
 		return nil
 	}
-	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[int64]()}
+	return fmt.Errorf("want a number, got %s", jsonKind(v.Kind()))
 }
 
 // jsonKind names the kind of a JSON value for a wrong-type error.
-func jsonKind(b []byte) string {
-	if len(b) == 0 {
-		return "empty"
-	}
-	switch b[0] {
+func jsonKind(k jsontext.Kind) string {
+	switch k {
 	case '"':
 		return "string"
+	case '0':
+		return "number"
 	case '{':
 		return "object"
 	case '[':
 		return "array"
 	case 't', 'f':
 		return "bool"
+	case 'n':
+		return "null"
 	}
-	return "value"
+	return "nothing"
 }

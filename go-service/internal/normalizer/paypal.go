@@ -1,9 +1,10 @@
 package normalizer
 
 import (
-	"encoding/json"
 	"net/url"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -34,13 +35,13 @@ type PayPal struct{}
 func (PayPal) Gateway() pb.Gateway { return pb.Gateway_GATEWAY_PAYPAL }
 
 type paypalEvent struct {
-	ID           string          `json:"id"`
-	CreateTime   string          `json:"create_time"`
-	ResourceType string          `json:"resource_type"`
-	EventType    string          `json:"event_type"`
-	Resource     json.RawMessage `json:"resource"`
+	ID           string         `json:"id"`
+	CreateTime   string         `json:"create_time"`
+	ResourceType string         `json:"resource_type"`
+	EventType    string         `json:"event_type"`
+	Resource     jsontext.Value `json:"resource"`
 	// RelatedCapture is not sent by PayPal; see the PayPal type's comment.
-	RelatedCapture json.RawMessage `json:"related_capture"`
+	RelatedCapture jsontext.Value `json:"related_capture"`
 }
 
 // paypalMoney is a v2 money object {currency_code, value}; Payments API v1

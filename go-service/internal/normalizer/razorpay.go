@@ -1,8 +1,9 @@
 package normalizer
 
 import (
-	"encoding/json"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -26,18 +27,18 @@ type razorpayEvent struct {
 }
 
 type razorpayPayment struct {
-	ID               string          `json:"id"`
-	Amount           number          `json:"amount"`
-	Currency         string          `json:"currency"`
-	Status           string          `json:"status"`
-	Method           string          `json:"method"`
-	AmountRefunded   number          `json:"amount_refunded"`
-	RefundStatus     *string         `json:"refund_status"`
-	Email            *string         `json:"email"`
-	Notes            json.RawMessage `json:"notes"`
-	ErrorDescription *string         `json:"error_description"`
-	ErrorReason      *string         `json:"error_reason"`
-	CreatedAt        number          `json:"created_at"`
+	ID               string         `json:"id"`
+	Amount           number         `json:"amount"`
+	Currency         string         `json:"currency"`
+	Status           string         `json:"status"`
+	Method           string         `json:"method"`
+	AmountRefunded   number         `json:"amount_refunded"`
+	RefundStatus     *string        `json:"refund_status"`
+	Email            *string        `json:"email"`
+	Notes            jsontext.Value `json:"notes"`
+	ErrorDescription *string        `json:"error_description"`
+	ErrorReason      *string        `json:"error_reason"`
+	CreatedAt        number         `json:"created_at"`
 }
 
 var razorpayHandled = map[string]bool{

@@ -96,6 +96,10 @@ func TestRazorpayAmountAsString(t *testing.T) {
 	if code := CodeOf(err); code != CodeMalformedJSON {
 		t.Fatalf("want DLQ code %q, got code %q (err %v, payments %v)", CodeMalformedJSON, code, err, got)
 	}
+	// Lesson 03 quotes this reason.
+	if want := "field payload.payment.entity.amount has the wrong type: want a number, got string"; err.Error() != want {
+		t.Errorf("reason = %q; want %q", err.Error(), want)
+	}
 }
 
 func FuzzRazorpay(f *testing.F) { fuzzNormalizer(f, Razorpay{}, "razorpay") }

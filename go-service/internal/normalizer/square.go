@@ -1,8 +1,9 @@
 package normalizer
 
 import (
-	"encoding/json"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -21,9 +22,9 @@ type squareEvent struct {
 	EventID    string `json:"event_id"`
 	CreatedAt  string `json:"created_at"`
 	Data       struct {
-		Type   string          `json:"type"`
-		ID     string          `json:"id"`
-		Object json.RawMessage `json:"object"`
+		Type   string         `json:"type"`
+		ID     string         `json:"id"`
+		Object jsontext.Value `json:"object"`
 	} `json:"data"`
 }
 

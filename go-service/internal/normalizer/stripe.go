@@ -1,8 +1,9 @@
 package normalizer
 
 import (
-	"encoding/json"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -20,21 +21,21 @@ type stripeEvent struct {
 	Type    string `json:"type"`
 	Created number `json:"created"`
 	Data    struct {
-		Object json.RawMessage `json:"object"`
+		Object jsontext.Value `json:"object"`
 	} `json:"data"`
 }
 
 type stripePaymentIntent struct {
-	ID                 string          `json:"id"`
-	Object             string          `json:"object"`
-	Amount             number          `json:"amount"`
-	Currency           string          `json:"currency"`
-	Status             string          `json:"status"`
-	Created            number          `json:"created"`
-	ReceiptEmail       *string         `json:"receipt_email"`
-	PaymentMethodTypes []string        `json:"payment_method_types"`
-	Metadata           json.RawMessage `json:"metadata"`
-	CancellationReason *string         `json:"cancellation_reason"`
+	ID                 string         `json:"id"`
+	Object             string         `json:"object"`
+	Amount             number         `json:"amount"`
+	Currency           string         `json:"currency"`
+	Status             string         `json:"status"`
+	Created            number         `json:"created"`
+	ReceiptEmail       *string        `json:"receipt_email"`
+	PaymentMethodTypes []string       `json:"payment_method_types"`
+	Metadata           jsontext.Value `json:"metadata"`
+	CancellationReason *string        `json:"cancellation_reason"`
 	LastPaymentError   *struct {
 		Code        string `json:"code"`
 		DeclineCode string `json:"decline_code"`
@@ -43,15 +44,15 @@ type stripePaymentIntent struct {
 }
 
 type stripeCharge struct {
-	ID             string          `json:"id"`
-	Object         string          `json:"object"`
-	PaymentIntent  *string         `json:"payment_intent"`
-	Amount         number          `json:"amount"`
-	AmountRefunded number          `json:"amount_refunded"`
-	Currency       string          `json:"currency"`
-	Created        number          `json:"created"`
-	ReceiptEmail   *string         `json:"receipt_email"`
-	Metadata       json.RawMessage `json:"metadata"`
+	ID             string         `json:"id"`
+	Object         string         `json:"object"`
+	PaymentIntent  *string        `json:"payment_intent"`
+	Amount         number         `json:"amount"`
+	AmountRefunded number         `json:"amount_refunded"`
+	Currency       string         `json:"currency"`
+	Created        number         `json:"created"`
+	ReceiptEmail   *string        `json:"receipt_email"`
+	Metadata       jsontext.Value `json:"metadata"`
 	BillingDetails struct {
 		Email *string `json:"email"`
 	} `json:"billing_details"`

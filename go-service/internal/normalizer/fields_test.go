@@ -1,0 +1,85 @@
+package normalizer
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestDecode pins what the JSON decoder accepts: keys in any case (as
+// encoding/json did), and never a document whose meaning is unclear.
+func TestDecode(t *testing.T) {
+	type inner struct {
+		Amount   number `json:"amount"`
+		Currency string `json:"currency"`
+	}
+	type doc struct {
+		ID      string `json:"id"`
+		Payload struct {
+			Entity inner `json:"entity"`
+		} `json:"payload"`
+	}
+	tests := []struct {
+		name, doc string
+		wantErr   string // "" means it decodes
+		wantID    string
+	}{
+		{name: "plain", doc: `{"id":"pay_1","payload":{"entity":{"amount":100}}}`, wantID: "pay_1"},
+		{name: "keys in another case", doc: `{"ID":"pay_1","PayLoad":{"entity":{"amount":100}}}`, wantID: "pay_1"},
+		{name: "unknown fields skipped", doc: `{"id":"pay_1","links":[{"rel":"self"}],"x":{"y":null}}`, wantID: "pay_1"},
+		{name: "duplicate key", doc: `{"id":"pay_1","id":"pay_2"}`, wantErr: `not valid JSON: duplicate object member name "id"`},
+		{name: "duplicate amount deep down", doc: `{"payload":{"entity":{"amount":1,"amount":100}}}`, wantErr: "duplicate object member name"},
+		{name: "invalid UTF-8", doc: "{\"id\":\"pay_\xff\"}", wantErr: "not valid JSON: invalid UTF-8"},
+		{name: "truncated", doc: `{"id":"pay_1","payload":{`, wantErr: "not valid JSON: unexpected EOF"},
+		{name: "amount as a string", doc: `{"payload":{"entity":{"amount":"100"}}}`, wantErr: "field payload.entity.amount has the wrong type: want a number, got string"},
+		{name: "id as a number", doc: `{"id":7}`, wantErr: "field id has the wrong type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d doc
+			err := decode([]byte(tt.doc), &d)
+			if tt.wantErr == "" {
+				if err != nil || d.ID != tt.wantID {
+					t.Fatalf("decode = %v, id %q; want id %q", err, d.ID, tt.wantID)
+				}
+				return
+			}
+			if CodeOf(err) != CodeMalformedJSON || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("decode error = %v (code %q); want %s containing %q", err, CodeOf(err), CodeMalformedJSON, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestMetadata(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want map[string]string
+		bad  bool
+	}{
+		{raw: ``, want: nil},
+		{raw: `null`, want: nil},
+		{raw: `[]`, want: nil},
+		{raw: `{}`, want: nil},
+		{raw: `{"order":"A-1","n":1,"nested":{ "a" : [1, 2] }}`, want: map[string]string{"order": "A-1", "n": "1", "nested": `{"a":[1,2]}`}},
+		{raw: `[1]`, bad: true},
+		{raw: `"x"`, bad: true},
+	}
+	for _, tt := range tests {
+		got, err := metadata([]byte(tt.raw))
+		if tt.bad {
+			if CodeOf(err) != CodeMalformedJSON {
+				t.Errorf("metadata(%s) error = %v; want %s", tt.raw, err, CodeMalformedJSON)
+			}
+			continue
+		}
+		if err != nil || len(got) != len(tt.want) {
+			t.Errorf("metadata(%s) = %v, %v; want %v", tt.raw, got, err, tt.want)
+			continue
+		}
+		for k, v := range tt.want {
+			if got[k] != v {
+				t.Errorf("metadata(%s)[%q] = %q; want %q", tt.raw, k, got[k], v)
+			}
+		}
+	}
+}
