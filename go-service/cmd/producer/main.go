@@ -96,6 +96,7 @@ func run(args []string) error {
 	if err := kafka.EnsureTopics(ctx, s.kafka, topics); err != nil {
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
+	kafka.SpareProcs(1) // the producer's event loop
 	producer, err := kafka.NewProducer(s.kafka, logging.For("KAFKA"), nil)
 	if err != nil {
 		return err

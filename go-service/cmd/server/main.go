@@ -117,6 +117,9 @@ func run(args []string) error {
 		return err
 	}
 	topics := config.SplitList(s.topics)
+	// Poll loops: the ingest consumers', the producer's, the serve stage's.
+	procs := kafka.SpareProcs(ingest.Consumers(s.consumerMode, len(topics)) + 2)
+	log.Debug("GOMAXPROCS set", "procs", procs)
 	err = errors.Join(
 		kafka.EnsureTopics(ctx, s.kafka, append(append([]string{}, topics...), s.normalized)),
 		kafka.EnsureTopicsWithConfig(ctx, s.kafka, []string{s.dlq}, kafka.DLQTopicConfig))

@@ -45,6 +45,15 @@ func CheckConsumerMode(mode string) error {
 	return fmt.Errorf("consumer mode %q: want %q or %q", mode, ModePerTopic, ModeShared)
 }
 
+// Consumers returns how many Kafka consumers, each with its own poll loop,
+// the stage runs in mode for topics raw topics.
+func Consumers(mode string, topics int) int {
+	if mode == ModeShared {
+		return min(topics, 1)
+	}
+	return topics
+}
+
 // Options configure the ingest stage.
 type Options struct {
 	Kafka   config.Kafka
