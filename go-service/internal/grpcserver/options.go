@@ -41,7 +41,8 @@ func (c Security) Check() error {
 func (c Security) TLS() bool { return c.TLSCert != "" }
 
 // ServerOptions returns the gRPC server options: keepalive, message limits,
-// TLS credentials and the token check.
+// the codec that sends pre-encoded payments, TLS credentials and the token
+// check.
 func ServerOptions(c Security, log *slog.Logger) ([]grpc.ServerOption, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
@@ -51,6 +52,7 @@ func ServerOptions(c Security, log *slog.Logger) ([]grpc.ServerOption, error) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(MaxRecvMsgBytes),
 		grpc.MaxHeaderListSize(MaxHeaderListBytes),
+		codecOption(),
 	}
 	if c.TLS() {
 		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)

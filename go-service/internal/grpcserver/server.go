@@ -118,7 +118,9 @@ func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger, opts ...O
 }
 
 // Register adds the payment, health and reflection services to gs and
-// returns the health server, whose status the caller keeps up to date.
+// returns the health server, whose status the caller keeps up to date. gs
+// must be built with ServerOptions: its codec sends the streams' payments,
+// which are encoded once for all streams (wire.go).
 func (s *Service) Register(gs *grpc.Server) *health.Server {
 	pb.RegisterPaymentServiceServer(gs, s)
 	hs := health.NewServer()

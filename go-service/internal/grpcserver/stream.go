@@ -110,7 +110,7 @@ func (s *Service) StreamPayments(req *pb.StreamPaymentsRequest, out grpc.ServerS
 }
 
 // pump sends the subscription's payments until an error. It is the only
-// goroutine that calls out.Send.
+// goroutine that sends on out.
 func (s *Service) pump(ctx context.Context, sub stream.Stream, out grpc.ServerStreamingServer[pb.StreamPaymentsResponse], st *sendState) error {
 	for {
 		e, cursor, err := sub.Next(ctx)
@@ -120,7 +120,13 @@ func (s *Service) pump(ctx context.Context, sub stream.Stream, out grpc.ServerSt
 		if !st.mayStart() {
 			return context.Canceled
 		}
-		if err := out.Send(&pb.StreamPaymentsResponse{Payment: e.Payment, Cursor: cursor}); err != nil {
+		payment, err := e.Encoded()
+		if err != nil {
+			return err
+		}
+		// out.Send(&pb.StreamPaymentsResponse{...}) would encode the payment
+		// again for every stream; see wire.go.
+		if err := out.SendMsg(streamResponse(payment, cursor)); err != nil {
 			return err
 		}
 		st.last.Store(cursor)

@@ -2,10 +2,13 @@ package stream
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -94,5 +97,54 @@ func TestParseCursorRejectsForeignInput(t *testing.T) {
 	got, err := ParseCursor(p.Cursor())
 	if err != nil || len(got) != 2 || got[0] != 12 || got[2] != 7 {
 		t.Fatalf("round trip: %v, %v", got, err)
+	}
+}
+
+// TestCursorFormat pins the cursor's text: cursors handed out before a
+// server upgrade must still parse, and mean the same, after it.
+func TestCursorFormat(t *testing.T) {
+	tests := []struct {
+		pos  Position
+		text string
+	}{
+		{Position{0: 12, 1: 40, 2: 7}, "0=12,1=40,2=7"},
+		{Position{2: 7, 0: 12}, "0=12,2=7"},
+		{Position{10: 1, 9: 9223372036854775807, 0: 0}, "0=0,9=9223372036854775807,10=1"},
+		{Position{}, ""},
+	}
+	for _, tt := range tests {
+		want := "c1." + base64.RawURLEncoding.EncodeToString([]byte(tt.text))
+		if got := tt.pos.Cursor(); got != want {
+			t.Errorf("%v.Cursor() = %q; want %q", tt.pos, got, want)
+		}
+	}
+	many := Position{}
+	for p := range int32(40) { // more partitions than the fast path's buffer
+		many[p] = int64(p) * 1000
+	}
+	got, err := ParseCursor(many.Cursor())
+	if err != nil || len(got) != 40 || got[39] != 39000 {
+		t.Fatalf("40 partitions: %v, %v", len(got), err)
+	}
+}
+
+func TestEncodedIsSharedAndRight(t *testing.T) {
+	h := NewHub(Options{Window: 4})
+	h.Start(Position{0: 0}, Position{0: 0})
+	sub1, sub2 := h.SubscribeEarliest(nil), h.SubscribeEarliest(nil)
+	h.Publish(0, 0, &pb.Payment{Gateway: pb.Gateway_GATEWAY_STRIPE, Id: "pi_1", EventId: "evt_1", Metadata: map[string]string{"a": "b"}})
+	e1, _, err1 := sub1.Next(context.Background())
+	e2, _, err2 := sub2.Next(context.Background())
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	b1, err1 := e1.Encoded()
+	b2, err2 := e2.Encoded()
+	if err1 != nil || err2 != nil || &b1[0] != &b2[0] {
+		t.Fatalf("two subscribers got different encodings of one entry (%v, %v)", err1, err2)
+	}
+	var back pb.Payment
+	if err := proto.Unmarshal(b1, &back); err != nil || !proto.Equal(&back, e1.Payment) {
+		t.Fatalf("Encoded does not decode to the entry's payment: %v", err)
 	}
 }

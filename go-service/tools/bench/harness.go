@@ -57,7 +57,12 @@ func runPipeline(ctx context.Context, cfg pipelineCfg, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	gs := grpc.NewServer()
+	grpcOpts, err := grpcserver.ServerOptions(grpcserver.Security{}, log)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	gs := grpc.NewServer(grpcOpts...)
 	healthSrv := svc.Register(gs)
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 

@@ -65,7 +65,7 @@ func fullParams() params {
 }
 
 func smokeParams() params {
-	return params{Smoke: true, Runs: 1, PerfRecords: 2000, ProducerCount: 2000, IngestRecords: 1000, InvalidRate: 0.02,
+	return params{Smoke: true, Runs: 1, PerfRecords: 2000, ProducerCount: 2000, IngestRecords: 5000, InvalidRate: 0.02,
 		LatencyRates: []int{100, 500}, LatencySeconds: 1, FanoutClients: []int{1, 10}, FanoutRecords: 200,
 		ScalingTopics: []int{1, 5}, ScalingRuns: 1, IdleSeconds: 1, NormBenchtime: "50x"}
 }
@@ -83,6 +83,13 @@ type options struct {
 var allStages = []string{"normalizer", "ceiling", "producer", "ingest", "latency", "fanout", "scaling"}
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "clients" {
+		if err := clientsMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench clients:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "profile" {
 		if err := profileMain(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench profile:", err)

@@ -361,21 +361,24 @@ func brokerPID(kafkaSh string) int {
 	return pid
 }
 
-// usage samples the server, the broker, this process and the machine at
-// once; done() returns their CPU over the interval, in % of one core (the
-// machine: % of all cores). Figures that cannot be read are NaN.
+// usage samples the server, the broker, this process, the fan-out clients'
+// process (if any) and the machine at once; done() returns their CPU over
+// the interval, in % of one core (the machine: % of all cores). Figures that
+// cannot be read are NaN.
 type usage struct {
-	pids    [3]int // server, broker, self
-	procs   [3]procSample
+	pids    [4]int // server, broker, self, clients
+	procs   [4]procSample
 	machine machineSample
 }
 
 type cpuShares struct {
-	server, broker, self, machine float64
+	server, broker, self, clients, machine float64
 }
 
-func startUsage(server, broker int) usage {
-	u := usage{pids: [3]int{server, broker, os.Getpid()}}
+func startUsage(server, broker int) usage { return startUsageWith(server, broker, 0) }
+
+func startUsageWith(server, broker, clients int) usage {
+	u := usage{pids: [4]int{server, broker, os.Getpid(), clients}}
 	for i, pid := range u.pids {
 		if pid > 0 {
 			u.procs[i], _ = sampleProc(pid)
@@ -396,7 +399,7 @@ func (u usage) done() cpuShares {
 		}
 		return cpuSeconds(u.procs[i], s) / s.at.Sub(u.procs[i].at).Seconds() * 100
 	}
-	out := cpuShares{server: share(0), broker: share(1), self: share(2)}
+	out := cpuShares{server: share(0), broker: share(1), self: share(2), clients: share(3)}
 	if m, err := sampleMachine(); err == nil {
 		out.machine = busyPercent(u.machine, m)
 	} else {
