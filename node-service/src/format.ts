@@ -26,18 +26,24 @@ export function toDecimal(amountMinor: bigint, digits: number): string {
   return negative ? `-${s}` : s;
 }
 
-// formatMoney: 5000n USD → "$50.00", 100000n INR → "₹1000.00", 5000n JPY → "¥5000".
-// No digit grouping, as in the course's output; never through a float.
+// formatMoney: 5000n USD → "$50.00", 100000n INR → "₹1000.00", 5000n JPY → "¥5000",
+// 1250n KWD → "1.250" (no symbol of its own: the code, which callers print next to
+// it, says what it is). No digit grouping, as in the course's output; never through a float.
 export function formatMoney(amountMinor: bigint, currency: string): string {
   let fmt: Intl.NumberFormat;
   try {
     fmt = new Intl.NumberFormat("en-US", { style: "currency", currency, useGrouping: false });
   } catch {
-    return `${amountMinor} ${currency} (minor units)`;
+    return `${amountMinor} (minor units)`;
   }
   const digits = fmt.resolvedOptions().maximumFractionDigits ?? 2;
   // A numeric string keeps every digit: Intl formats it exactly.
-  return fmt.format(toDecimal(amountMinor, digits) as Intl.StringNumericLiteral);
+  const parts = fmt.formatToParts(toDecimal(amountMinor, digits) as Intl.StringNumericLiteral);
+  const symbol = parts.find((p) => p.type === "currency")?.value;
+  const keep = symbol === currency.toUpperCase()
+    ? parts.filter((p) => p.type !== "currency" && !(p.type === "literal" && p.value.trim() === ""))
+    : parts;
+  return keep.map((p) => p.value).join("");
 }
 
 function shortName(value: string, prefix: string): string {

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatMoney, minorUnits, paymentLine, toDecimal } from "../src/format";
 import { paint, paymentJSON, statsTable, summaryLine, useColor } from "../src/output";
-import { Gateway, PaymentStatus } from "../src/gen/payment";
+import { Gateway, Payment, PaymentStatus } from "../src/gen/payment";
 
 test("minor units come from ISO 4217", () => {
   assert.equal(minorUnits("USD"), 2);
@@ -28,15 +28,17 @@ test("formatMoney formats by currency without grouping", () => {
     [5000n, "USD", "$50.00"],
     [100000n, "INR", "₹1000.00"],
     [5000n, "JPY", "¥5000"],
-    [1250n, "KWD", "KWD\u00a01.250"],
+    [1250n, "KWD", "1.250"],
+    [-1250n, "KWD", "-1.250"],
+    [500n, "CHF", "5.00"],
     [9223372036854775807n, "USD", "$92233720368547758.07"],
-    [42n, "???", "42 ??? (minor units)"],
+    [42n, "???", "42 (minor units)"],
   ];
   for (const [minor, currency, want] of cases) assert.equal(formatMoney(minor, currency), want);
 });
 
-test("paymentLine is the course's [LOG] line", () => {
-  const line = paymentLine({
+function paymentBase(): Payment {
+  return {
     id: "pay_def456",
     gateway: Gateway.GATEWAY_RAZORPAY,
     amount: { amountMinor: 100000n, currency: "INR" },
@@ -50,8 +52,15 @@ test("paymentLine is the course's [LOG] line", () => {
     updatedAt: undefined,
     refunded: undefined,
     source: undefined,
-  });
+  };
+}
+
+test("paymentLine is the course's [LOG] line", () => {
+  const line = paymentLine(paymentBase());
   assert.equal(line, "[LOG] Payment: pay_def456 | ₹1000.00 INR | RAZORPAY | COMPLETED");
+  // A currency without a symbol of its own shows its code once.
+  const kwd = paymentLine({ ...paymentBase(), amount: { amountMinor: 1250n, currency: "KWD" } });
+  assert.equal(kwd, "[LOG] Payment: pay_def456 | 1.250 KWD | RAZORPAY | COMPLETED");
 });
 
 test("paymentJSON is the proto3 JSON mapping on one line", () => {
