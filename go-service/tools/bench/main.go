@@ -60,7 +60,7 @@ type params struct {
 
 func fullParams() params {
 	return params{Runs: 3, WarmupRecords: 600000, PerfRecords: 150000, ProducerCount: 60000, IngestRecords: 60000, InvalidRate: 0.01,
-		LatencyRates: []int{1000, 5000}, LatencySeconds: 4, FanoutClients: []int{1, 10, 100}, FanoutRecords: 10000,
+		LatencyRates: []int{1000, 5000}, LatencySeconds: 10, FanoutClients: []int{1, 10, 100}, FanoutRecords: 20000,
 		ScalingTopics: []int{1, 10, 50, 100, 500}, ScalingRuns: 2, IdleSeconds: 5, NormBenchtime: "300ms"}
 }
 
