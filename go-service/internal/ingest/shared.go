@@ -12,11 +12,17 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 )
 
-// queueLen is how many consumed records may wait for a topic's goroutine.
-// Small: the in-flight bound (Options.MaxInFlight) is what bounds memory, by
-// pausing the topic's partitions; the queue only decouples the poll loop
-// from the goroutines.
-const queueLen = 256
+// queueLen is how many batches of consumed records may wait for a topic's
+// goroutine. Small: the in-flight bound (Options.MaxInFlight) is what bounds
+// memory, by pausing the topic's partitions; the queue only decouples the
+// poll loop from the goroutines.
+const queueLen = 64
+
+// maxBatch is how many records the poll loop takes from librdkafka's queue
+// (without waiting) before it hands them to their topics' goroutines. A
+// hand-off per batch instead of per record wakes each goroutine once per
+// batch.
+const maxBatch = 256
 
 // sharedConsumer is ModeShared: one consumer, subscribed to every raw topic,
 // whose poll loop hands each record to its topic's goroutine (topicWorker).
@@ -32,19 +38,23 @@ type sharedConsumer struct {
 	log    *slog.Logger
 
 	// Touched only by the poll goroutine (the rebalance callback runs on it).
-	paused map[*topicWorker]bool
-	flow   throttle
+	paused  map[*topicWorker]bool
+	flow    throttle
+	pending map[*topicWorker][]*ckafka.Message // polled, in flight, not yet handed over
 }
 
 // topicWorker is one raw topic's goroutine in ModeShared: it normalizes and
 // sends the records the poll loop queued for it, in order.
 type topicWorker struct {
 	*topicConsumer
-	queue chan *ckafka.Message
+	queue chan topicBatch
 	// pausedParts are this topic's partitions paused for backpressure
 	// (poll goroutine only).
 	pausedParts map[int32]bool
 }
+
+// topicBatch is records of one topic, in the order they were polled.
+type topicBatch = []*ckafka.Message
 
 // throttle is the backpressure rule of a shared consumer: a topic whose
 // in-flight records reach max has its partitions paused (the other topics
@@ -60,7 +70,8 @@ func (in *Ingester) runShared(ctx context.Context) error {
 		return fmt.Errorf("new consumer: %w", err)
 	}
 	sc := &sharedConsumer{in: in, c: c, topics: map[string]*topicWorker{}, log: in.log,
-		paused: map[*topicWorker]bool{}, flow: throttle{max: in.opts.MaxInFlight}}
+		paused: map[*topicWorker]bool{}, flow: throttle{max: in.opts.MaxInFlight},
+		pending: map[*topicWorker][]*ckafka.Message{}}
 	var names []string
 	for _, topic := range in.opts.Topics {
 		if sc.topics[topic] != nil {
@@ -68,7 +79,7 @@ func (in *Ingester) runShared(ctx context.Context) error {
 		}
 		w := &topicWorker{
 			topicConsumer: &topicConsumer{in: in, c: c, topic: topic, tracker: kafka.NewOffsetTracker(), log: in.log.With("topic", topic)},
-			queue:         make(chan *ckafka.Message, queueLen),
+			queue:         make(chan topicBatch, queueLen),
 			pausedParts:   map[int32]bool{},
 		}
 		sc.topics[topic] = w
@@ -92,8 +103,10 @@ func (in *Ingester) runShared(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for m := range w.queue {
-				w.process(workCtx, m)
+			for batch := range w.queue {
+				for _, m := range batch {
+					w.process(workCtx, m)
+				}
 			}
 		}()
 	}
@@ -127,25 +140,42 @@ func (sc *sharedConsumer) poll(ctx context.Context) error {
 		if len(sc.paused) > 0 {
 			timeout = 5 // come back soon to resume what deliveries freed
 		}
-		switch e := sc.c.Poll(timeout).(type) {
-		case *ckafka.Message:
-			if e.TopicPartition.Error != nil {
-				sc.log.Warn("consume error", "err", e.TopicPartition.Error)
-				continue
+		// Wait for one event, then take whatever else is ready at once.
+		for n := 0; n < maxBatch; n++ {
+			ev := sc.c.Poll(timeout)
+			if ev == nil {
+				break
 			}
-			sc.dispatch(e)
-		case ckafka.Error:
-			if e.IsFatal() {
-				return e
+			timeout = 0
+			if err := sc.handleEvent(ev); err != nil {
+				sc.handOver()
+				return err
 			}
-			// Broker down, coordinator moving: librdkafka reconnects itself.
-			sc.log.Warn("consumer: "+e.Error(), "code", e.Code().String())
 		}
+		sc.handOver()
 	}
 	return nil
 }
 
-// dispatch queues m for its topic's goroutine. The record is in flight from
+func (sc *sharedConsumer) handleEvent(ev ckafka.Event) error {
+	switch e := ev.(type) {
+	case *ckafka.Message:
+		if e.TopicPartition.Error != nil {
+			sc.log.Warn("consume error", "err", e.TopicPartition.Error)
+			return nil
+		}
+		sc.dispatch(e)
+	case ckafka.Error:
+		if e.IsFatal() {
+			return e
+		}
+		// Broker down, coordinator moving: librdkafka reconnects itself.
+		sc.log.Warn("consumer: "+e.Error(), "code", e.Code().String())
+	}
+	return nil
+}
+
+// dispatch adds m to its topic's next batch. The record is in flight from
 // here: a revoke or a shutdown waits for it.
 func (sc *sharedConsumer) dispatch(m *ckafka.Message) {
 	w := sc.topics[*m.TopicPartition.Topic]
@@ -154,7 +184,7 @@ func (sc *sharedConsumer) dispatch(m *ckafka.Message) {
 		return
 	}
 	w.start(m)
-	w.queue <- m // waits only while the goroutine is a whole queue behind
+	sc.pending[w] = append(sc.pending[w], m)
 	if sc.flow.pause(w.tracker.InFlight()) && !w.pausedParts[m.TopicPartition.Partition] {
 		tp := ckafka.TopicPartition{Topic: m.TopicPartition.Topic, Partition: m.TopicPartition.Partition}
 		if err := sc.c.Pause([]ckafka.TopicPartition{tp}); err != nil {
@@ -163,6 +193,14 @@ func (sc *sharedConsumer) dispatch(m *ckafka.Message) {
 		}
 		w.pausedParts[tp.Partition] = true
 		sc.paused[w] = true
+	}
+}
+
+// handOver gives every topic's goroutine the records polled for it.
+func (sc *sharedConsumer) handOver() {
+	for w, batch := range sc.pending {
+		w.queue <- batch // waits only while the goroutine is a whole queue behind
+		delete(sc.pending, w)
 	}
 }
 
@@ -210,6 +248,9 @@ func (sc *sharedConsumer) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
 			sc.in.ready.Store(w.topic, true)
 		}
 	case ckafka.RevokedPartitions:
+		// Records polled before the revoke are in flight: their goroutines
+		// must have them to finish them.
+		sc.handOver()
 		byTopic := partitionsByTopic(e.Partitions)
 		var affected []*topicWorker
 		for topic, parts := range byTopic {
