@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -28,9 +29,16 @@ func decode(doc []byte, v any) error {
 	return errorf(CodeMalformedJSON, "not valid JSON: %s", strings.TrimPrefix(err.Error(), "jsontext: "))
 }
 
-// decodeOptions keep encoding/json's matching of keys to fields regardless
-// of case, which gateways' documents are written against.
-var decodeOptions = json.MatchCaseInsensitiveNames(true)
+// decodeOptions keep what encoding/json, which gateways' documents are
+// written against, accepted: keys match fields whatever their case (but
+// "created_at" is not "createdAt"), and a string with bytes that are not
+// UTF-8, or half of a surrogate pair (a description cut in the middle of an
+// emoji), reads with U+FFFD in their place instead of failing the payment.
+var decodeOptions = json.JoinOptions(
+	json.MatchCaseInsensitiveNames(true),
+	jsonv1.MatchCaseSensitiveDelimiter(true),
+	jsontext.AllowInvalidUTF8(true),
+)
 
 // fieldPath turns a JSON pointer (/payload/payment/entity/amount) into the
 // dotted path the gateways' docs use (payload.payment.entity.amount).
@@ -89,12 +97,12 @@ func metadata(raw jsontext.Value) (map[string]string, error) {
 		return nil, nil
 	case '[':
 		var list []jsontext.Value
-		if json.Unmarshal(raw, &list) == nil && len(list) == 0 {
+		if json.Unmarshal(raw, &list, decodeOptions) == nil && len(list) == 0 {
 			return nil, nil
 		}
 	case '{':
 		var obj map[string]jsontext.Value
-		if err := json.Unmarshal(raw, &obj); err != nil {
+		if err := json.Unmarshal(raw, &obj, decodeOptions); err != nil {
 			return nil, errorf(CodeMalformedJSON, "metadata: %v", err)
 		}
 		if len(obj) == 0 {
@@ -102,19 +110,22 @@ func metadata(raw jsontext.Value) (map[string]string, error) {
 		}
 		out := make(map[string]string, len(obj))
 		for k, v := range obj {
-			if v.Kind() == '"' {
+			switch v.Kind() {
+			case 'n': // a note set to null is an empty note
+				out[k] = ""
+			case '"':
 				var s string
-				if err := json.Unmarshal(v, &s); err != nil {
+				if err := json.Unmarshal(v, &s, decodeOptions); err != nil {
 					return nil, errorf(CodeMalformedJSON, "metadata %q: %v", k, err)
 				}
 				out[k] = s
-				continue
+			default:
+				// Compact, so that the same value reads the same however it was indented.
+				if err := v.Compact(); err != nil {
+					return nil, errorf(CodeMalformedJSON, "metadata %q: %v", k, err)
+				}
+				out[k] = strings.ToValidUTF8(string(v), "\uFFFD")
 			}
-			// Compact, so that the same value reads the same however it was indented.
-			if err := v.Compact(); err != nil {
-				return nil, errorf(CodeMalformedJSON, "metadata %q: %v", k, err)
-			}
-			out[k] = string(v)
 		}
 		return out, nil
 	}
