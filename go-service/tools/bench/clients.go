@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -49,13 +51,14 @@ func clientsMain(args []string) error {
 	var last time.Time
 	var left sync.WaitGroup
 	left.Add(*n)
-	for range *n {
-		count := 0 // one receive goroutine per client
+	ended := make(chan int, *n) // a stream that ended before it had all its payments
+	for i := range *n {
+		var count atomic.Int64 // written by the client's receive goroutine only
 		c, err := openClient(ctx, *addr, func(p *pb.Payment, at time.Time) {
 			if !want[paymentKey(p.GetGateway(), p.GetId())] {
 				return
 			}
-			if count++; count == *records {
+			if count.Add(1) == int64(*records) {
 				mu.Lock()
 				if at.After(last) {
 					last = at
@@ -68,10 +71,24 @@ func clientsMain(args []string) error {
 			return err
 		}
 		defer c.close()
+		go func() {
+			<-c.done
+			if count.Load() < int64(*records) {
+				ended <- i
+			}
+		}()
 	}
 	fmt.Println("ready")
-	left.Wait()
-	fmt.Println("done", last.UnixNano())
+	all := make(chan struct{})
+	go func() { left.Wait(); close(all) }()
+	select {
+	case <-all:
+		fmt.Println("done", last.UnixNano())
+	case i := <-ended:
+		return fmt.Errorf("stream %d ended before it received its %d payments", i+1, *records)
+	case <-ctx.Done():
+		return fmt.Errorf("not every stream received its %d payments: %w", *records, ctx.Err())
+	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return nil
 }
@@ -93,6 +110,8 @@ func startClients(ctx context.Context, addr string, clients, records int, seed u
 	cmd := exec.Command("nice", "-n", "19", self, "clients", "-addr", addr,
 		"-clients", strconv.Itoa(clients), "-records", strconv.Itoa(records), "-seed", strconv.FormatUint(seed, 10))
 	cmd.Stderr = os.Stderr
+	// Should the bench die without stopping it, the kernel does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -144,7 +163,7 @@ func (p *clientProc) waitDone(ctx context.Context, timeout time.Duration) (time.
 	}
 	ns, err := strconv.ParseInt(strings.TrimPrefix(line, "done "), 10, 64)
 	if !strings.HasPrefix(line, "done ") || err != nil {
-		return time.Time{}, fmt.Errorf("bench clients said %q, want done <ns>", line)
+		return time.Time{}, fmt.Errorf("bench clients said %q, want done <ns> (its errors are above)", line)
 	}
 	return time.Unix(0, ns), nil
 }
