@@ -101,41 +101,16 @@ func newTopics(t *testing.T, gateways ...pb.Gateway) testTopics {
 	// Registered before the test starts its servers, so it runs after they
 	// stop. A failed test keeps its topics: their records tell what happened.
 	t.Cleanup(func() {
-		if !t.Failed() {
-			deleteTopicsWithPrefix(t, prefix+".")
+		if t.Failed() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := kafka.DeleteTopics(ctx, kafkaConfig, append(tt.rawList(), tt.normalized, tt.dlq)); err != nil {
+			t.Log(err)
 		}
 	})
 	return tt
-}
-
-// deleteTopicsWithPrefix removes a test's topics: the broker is shared with
-// every other test run, and thousands of leftover topics slow it down.
-func deleteTopicsWithPrefix(t *testing.T, prefix string) {
-	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(kafkaConfig, nil))
-	if err != nil {
-		t.Logf("delete topics %s*: %v", prefix, err)
-		return
-	}
-	defer admin.Close()
-	md, err := admin.GetMetadata(nil, true, 10000)
-	if err != nil {
-		t.Logf("delete topics %s*: %v", prefix, err)
-		return
-	}
-	var topics []string
-	for name := range md.Topics {
-		if strings.HasPrefix(name, prefix) {
-			topics = append(topics, name)
-		}
-	}
-	if len(topics) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.DeleteTopics(ctx, topics); err != nil {
-		t.Logf("delete topics %v: %v", topics, err)
-	}
 }
 
 func (tt testTopics) rawList() []string {

@@ -74,7 +74,13 @@ func newFixture(t *testing.T) *fixture {
 	if err := kafka.EnsureTopics(context.Background(), k, all); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteTopics(k, all) }) // runs last: after the ingesters stop
+	t.Cleanup(func() { // runs last: after the ingesters stop
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := kafka.DeleteTopics(ctx, k, all); err != nil {
+			t.Log(err)
+		}
+	})
 	p, err := kafka.NewProducer(k, quietLog(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -82,19 +88,6 @@ func newFixture(t *testing.T) *fixture {
 	f.producer = p
 	t.Cleanup(func() { p.Close(10 * time.Second) })
 	return f
-}
-
-// deleteTopics removes a test's topics: the broker is shared with every
-// other test and developer.
-func deleteTopics(k config.Kafka, topics []string) {
-	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(k, nil))
-	if err != nil {
-		return
-	}
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, _ = admin.DeleteTopics(ctx, topics)
 }
 
 func (f *fixture) rawTopics() []string {

@@ -71,6 +71,29 @@ func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string
 	return errors.Join(errs...)
 }
 
+// DeleteTopics deletes topics; one that does not exist is no error. The
+// tests and the bench share a broker with everyone: they clean up with it.
+func DeleteTopics(ctx context.Context, k config.Kafka, topics []string) error {
+	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	if err != nil {
+		return fmt.Errorf("kafka admin client: %w", err)
+	}
+	defer admin.Close()
+	var errs []error
+	for start := 0; start < len(topics); start += 200 { // bounded requests
+		res, err := admin.DeleteTopics(ctx, topics[start:min(start+200, len(topics))], ckafka.SetAdminOperationTimeout(30*time.Second))
+		if err != nil {
+			return fmt.Errorf("delete topics at %s: %w", k.BootstrapServers, err)
+		}
+		for _, r := range res {
+			if c := r.Error.Code(); c != ckafka.ErrNoError && c != ckafka.ErrUnknownTopicOrPart {
+				errs = append(errs, fmt.Errorf("delete topic %s: %w", r.Topic, r.Error))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Header returns the value of a record header, "" if absent.
 func Header(m *ckafka.Message, key string) string {
 	for _, h := range m.Headers {

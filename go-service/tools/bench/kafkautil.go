@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,27 +44,6 @@ func (b *bench) createTopics(ctx context.Context, partitions int, topics ...stri
 
 // own remembers topics a server will create, for deletion at the end.
 func (b *bench) own(topics ...string) { b.topics = append(b.topics, topics...) }
-
-func deleteTopics(ctx context.Context, k config.Kafka, topics []string) error {
-	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(k, nil))
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	var errs []error
-	for start := 0; start < len(topics); start += 200 {
-		res, err := admin.DeleteTopics(ctx, topics[start:min(start+200, len(topics))], ckafka.SetAdminOperationTimeout(30*time.Second))
-		if err != nil {
-			return err
-		}
-		for _, r := range res {
-			if c := r.Error.Code(); c != ckafka.ErrNoError && c != ckafka.ErrUnknownTopicOrPart {
-				errs = append(errs, fmt.Errorf("%s: %w", r.Topic, r.Error))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // offsets reads topic end offsets; it never joins a group.
 type offsets struct {

@@ -298,7 +298,7 @@ func (b *bench) cleanup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := deleteTopics(ctx, b.kafka, b.topics); err != nil {
+	if err := kafka.DeleteTopics(ctx, b.kafka, b.topics); err != nil {
 		say("deleting %d bench topic(s): %v", len(b.topics), err)
 	}
 }
