@@ -27,6 +27,24 @@ func TestCheckConsumerMode(t *testing.T) {
 	}
 }
 
+// TestConsumers: the server sizes GOMAXPROCS by it (kafka.SpareProcs).
+func TestConsumers(t *testing.T) {
+	for _, tc := range []struct {
+		mode   string
+		topics int
+		want   int
+	}{
+		{ModePerTopic, 5, 5},
+		{"", 5, 5},
+		{ModeShared, 5, 1},
+		{ModeShared, 0, 0},
+	} {
+		if got := Consumers(tc.mode, tc.topics); got != tc.want {
+			t.Errorf("Consumers(%q, %d) = %d, want %d", tc.mode, tc.topics, got, tc.want)
+		}
+	}
+}
+
 func TestThrottlePausesAtMaxAndResumesAtHalf(t *testing.T) {
 	th := throttle{max: 100}
 	steps := []struct {

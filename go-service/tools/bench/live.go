@@ -132,10 +132,6 @@ type client struct {
 }
 
 // openClient streams from "latest" and calls got for every payment received.
-func (l *live) openClient(ctx context.Context, got func(*pb.Payment, time.Time)) (*client, error) {
-	return openClient(ctx, l.addr, got)
-}
-
 func openClient(ctx context.Context, addr string, got func(*pb.Payment, time.Time)) (*client, error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -210,7 +206,7 @@ func (l *live) latencyRun(ctx context.Context, seed uint64, rate int, secs float
 	recv := make([]time.Time, n)
 	var received atomic.Int64
 	all := make(chan struct{})
-	c, err := l.openClient(ctx, func(p *pb.Payment, at time.Time) {
+	c, err := openClient(ctx, l.addr, func(p *pb.Payment, at time.Time) {
 		i, ok := index[paymentKey(p.GetGateway(), p.GetId())]
 		if !ok || !recv[i].IsZero() {
 			return

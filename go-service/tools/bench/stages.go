@@ -113,16 +113,27 @@ func (b *bench) warmUp(ctx context.Context) error {
 	if err := b.createTopics(ctx, 3, topic); err != nil {
 		return err
 	}
-	n := strconv.Itoa(b.o.WarmupRecords)
-	if _, err := b.kafkaTool(ctx, "org.apache.kafka.tools.ProducerPerformance",
-		"--topic", topic, "--num-records", n, "--record-size", "550", "--throughput", "-1",
-		"--producer-props", "bootstrap.servers="+b.kafka.BootstrapServers, "acks=all", "linger.ms=5"); err != nil {
+	if _, err := b.producerPerf(ctx, topic, b.o.WarmupRecords, 550); err != nil {
 		return err
 	}
-	_, err := b.kafkaTool(ctx, "org.apache.kafka.tools.ConsumerPerformance",
-		"--bootstrap-server", b.kafka.BootstrapServers, "--topic", topic, "--messages", n,
-		"--group", b.name("warmup"), "--timeout", "60000")
+	_, err := b.consumerPerf(ctx, topic, b.o.WarmupRecords, b.name("warmup"))
 	return err
+}
+
+// producerPerf runs Kafka's ProducerPerformance as fast as it goes, with
+// our producer's settings, and returns what it printed.
+func (b *bench) producerPerf(ctx context.Context, topic string, records, size int) (string, error) {
+	return b.kafkaTool(ctx, "org.apache.kafka.tools.ProducerPerformance",
+		"--topic", topic, "--num-records", strconv.Itoa(records), "--record-size", strconv.Itoa(size), "--throughput", "-1",
+		"--producer-props", "bootstrap.servers="+b.kafka.BootstrapServers, "acks=all", "enable.idempotence=true", "linger.ms=5", "compression.type=lz4")
+}
+
+// consumerPerf runs Kafka's ConsumerPerformance over records of topic in a
+// group of its own, and returns what it printed.
+func (b *bench) consumerPerf(ctx context.Context, topic string, records int, group string) (string, error) {
+	return b.kafkaTool(ctx, "org.apache.kafka.tools.ConsumerPerformance",
+		"--bootstrap-server", b.kafka.BootstrapServers, "--topic", topic, "--messages", strconv.Itoa(records),
+		"--group", group, "--timeout", "60000")
 }
 
 // ── 1. raw ceiling ──────────────────────────────────────────────────────
@@ -168,9 +179,7 @@ func (b *bench) stageCeiling(ctx context.Context) error {
 	b.ceil = ceilings{}
 	var prod, cons []float64
 	for run := range b.o.Runs {
-		out, err := b.kafkaTool(ctx, "org.apache.kafka.tools.ProducerPerformance",
-			"--topic", topic, "--num-records", strconv.Itoa(b.o.PerfRecords), "--record-size", strconv.Itoa(size), "--throughput", "-1",
-			"--producer-props", "bootstrap.servers="+b.kafka.BootstrapServers, "acks=all", "enable.idempotence=true", "linger.ms=5", "compression.type=lz4")
+		out, err := b.producerPerf(ctx, topic, b.o.PerfRecords, size)
 		if err != nil {
 			return err
 		}
@@ -181,9 +190,7 @@ func (b *bench) stageCeiling(ctx context.Context) error {
 		rate, _ := strconv.ParseFloat(m[len(m)-1][2], 64)
 		prod = append(prod, rate)
 
-		out, err = b.kafkaTool(ctx, "org.apache.kafka.tools.ConsumerPerformance",
-			"--bootstrap-server", b.kafka.BootstrapServers, "--topic", topic, "--messages", strconv.Itoa(b.o.PerfRecords),
-			"--group", b.name("consumer-perf", strconv.Itoa(run)), "--timeout", "60000")
+		out, err = b.consumerPerf(ctx, topic, b.o.PerfRecords, b.name("consumer-perf", strconv.Itoa(run)))
 		if err != nil {
 			return err
 		}
