@@ -76,7 +76,7 @@ var ErrPastEnd = errors.New("cursor points past the end of the topic")
 // checkNotPastEnd refuses a position this server has not reached unless
 // Kafka has: another instance may simply be ahead of this one.
 func checkNotPastEnd(hist *history, pos Position) error {
-	c, err := ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{"group.id": "payment-aggregator-history"}))
+	c, err := hist.lookupConsumer()
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (s *catchUp) Close() {
 // sinceOffsets returns, per partition, the first offset whose record
 // timestamp is at or after t (the end of the partition when none is).
 func sinceOffsets(hist *history, t time.Time) (Position, error) {
-	c, err := ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{"group.id": "payment-aggregator-history"}))
+	c, err := hist.lookupConsumer()
 	if err != nil {
 		return nil, err
 	}
@@ -294,9 +294,15 @@ func sinceOffsets(hist *history, t time.Time) (Position, error) {
 	return pos, nil
 }
 
+// lookupConsumer is a consumer for offset lookups only: it is never
+// assigned and never joins its group.
+func (hist *history) lookupConsumer() (*ckafka.Consumer, error) {
+	return ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{"group.id": "payment-aggregator-history"}))
+}
+
 // earliestOffsets returns the oldest offset Kafka holds per partition.
 func earliestOffsets(hist *history) (Position, error) {
-	c, err := ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{"group.id": "payment-aggregator-history"}))
+	c, err := hist.lookupConsumer()
 	if err != nil {
 		return nil, err
 	}
