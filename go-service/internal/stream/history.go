@@ -24,12 +24,43 @@ var ErrBeforeRetention = errors.New("position is older than what Kafka still hol
 type history struct {
 	kafka config.Kafka
 	topic string
+
+	// lookups answers offset queries (watermarks, offsets for a time) for
+	// every stream that opens: it is the serve consumer, so opening a stream
+	// does not start a client of its own. Read closes it when it returns;
+	// the lock keeps it open while a query runs.
+	mu      sync.RWMutex
+	lookups *ckafka.Consumer
 }
 
-func (h *Hub) setHistory(k config.Kafka, topic string) {
+// errServeStopped is returned for an offset query once the serve stage has
+// stopped (the server is shutting down).
+var errServeStopped = errors.New("the serve stage has stopped")
+
+func (h *Hub) setHistory(k config.Kafka, topic string, lookups *ckafka.Consumer) *history {
+	hist := &history{kafka: k, topic: topic, lookups: lookups}
 	h.mu.Lock()
-	h.history = &history{kafka: k, topic: topic}
+	h.history = hist
 	h.mu.Unlock()
+	return hist
+}
+
+// lookup runs query with the lookup consumer, unless it is closed.
+func (hist *history) lookup(query func(c *ckafka.Consumer) error) error {
+	hist.mu.RLock()
+	defer hist.mu.RUnlock()
+	if hist.lookups == nil {
+		return errServeStopped
+	}
+	return query(hist.lookups)
+}
+
+// stopLookups waits for queries in progress and refuses later ones; the
+// caller then closes the consumer.
+func (hist *history) stopLookups() {
+	hist.mu.Lock()
+	hist.lookups = nil
+	hist.mu.Unlock()
 }
 
 // covers reports whether the window still holds everything from pos on.
@@ -76,12 +107,11 @@ var ErrPastEnd = errors.New("cursor points past the end of the topic")
 // checkNotPastEnd refuses a position this server has not reached unless
 // Kafka has: another instance may simply be ahead of this one.
 func checkNotPastEnd(hist *history, pos Position) error {
-	c, err := hist.lookupConsumer()
-	if err != nil {
+	var end Position
+	err := hist.lookup(func(c *ckafka.Consumer) (err error) {
+		_, end, err = bounds(c, hist.topic)
 		return err
-	}
-	defer c.Close()
-	_, end, err := bounds(c, hist.topic)
+	})
 	if err != nil {
 		return err
 	}
@@ -266,22 +296,24 @@ func (s *catchUp) Close() {
 // sinceOffsets returns, per partition, the first offset whose record
 // timestamp is at or after t (the end of the partition when none is).
 func sinceOffsets(hist *history, t time.Time) (Position, error) {
-	c, err := hist.lookupConsumer()
+	var end Position
+	var found []ckafka.TopicPartition
+	err := hist.lookup(func(c *ckafka.Consumer) (err error) {
+		if _, end, err = bounds(c, hist.topic); err != nil {
+			return err
+		}
+		query := make([]ckafka.TopicPartition, 0, len(end))
+		for p := range end {
+			query = append(query, ckafka.TopicPartition{Topic: &hist.topic, Partition: p, Offset: ckafka.Offset(t.UnixMilli())})
+		}
+		found, err = c.OffsetsForTimes(query, 10000)
+		if err != nil {
+			return fmt.Errorf("offsets for time %s: %w", t.Format(time.RFC3339), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer c.Close()
-	_, end, err := bounds(c, hist.topic)
-	if err != nil {
-		return nil, err
-	}
-	query := make([]ckafka.TopicPartition, 0, len(end))
-	for p := range end {
-		query = append(query, ckafka.TopicPartition{Topic: &hist.topic, Partition: p, Offset: ckafka.Offset(t.UnixMilli())})
-	}
-	found, err := c.OffsetsForTimes(query, 10000)
-	if err != nil {
-		return nil, fmt.Errorf("offsets for time %s: %w", t.Format(time.RFC3339), err)
 	}
 	pos := Position{}
 	for _, tp := range found {
@@ -294,19 +326,11 @@ func sinceOffsets(hist *history, t time.Time) (Position, error) {
 	return pos, nil
 }
 
-// lookupConsumer is a consumer for offset lookups only: it is never
-// assigned and never joins its group.
-func (hist *history) lookupConsumer() (*ckafka.Consumer, error) {
-	return ckafka.NewConsumer(kafka.ConfigMap(hist.kafka, ckafka.ConfigMap{"group.id": "payment-aggregator-history"}))
-}
-
 // earliestOffsets returns the oldest offset Kafka holds per partition.
-func earliestOffsets(hist *history) (Position, error) {
-	c, err := hist.lookupConsumer()
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	low, _, err := bounds(c, hist.topic)
+func earliestOffsets(hist *history) (low Position, err error) {
+	err = hist.lookup(func(c *ckafka.Consumer) (err error) {
+		low, _, err = bounds(c, hist.topic)
+		return err
+	})
 	return low, err
 }

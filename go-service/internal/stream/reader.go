@@ -36,7 +36,8 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		return err
 	}
 	hub.Start(from, live)
-	hub.setHistory(k, topic)
+	hist := hub.setHistory(k, topic, c)
+	defer hist.stopLookups() // before c.Close: no query runs on a closed client
 	assign := make([]ckafka.TopicPartition, 0, len(from))
 	for p, o := range from {
 		assign = append(assign, ckafka.TopicPartition{Topic: &topic, Partition: p, Offset: ckafka.Offset(o)})
