@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -146,8 +147,7 @@ type running struct {
 
 func (f *fixture) start(mode string, maxInFlight int) *running {
 	f.t.Helper()
-	in := New(Options{Kafka: f.k, GroupID: f.group, Topics: f.rawTopics(), ConsumerMode: mode,
-		NormalizedTopic: f.normalized, DLQTopic: f.dlq, MaxInFlight: maxInFlight, DrainTimeout: 20 * time.Second}, f.producer, quietLog())
+	in := New(f.options(mode, maxInFlight), f.producer, quietLog())
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{in: in, stop: cancel, done: make(chan error, 1)}
 	go func() { r.done <- in.Run(ctx) }()
@@ -161,6 +161,11 @@ func (f *fixture) start(mode string, maxInFlight int) *running {
 	}
 	f.t.Cleanup(func() { r.shutdown(f.t) })
 	return r
+}
+
+func (f *fixture) options(mode string, maxInFlight int) Options {
+	return Options{Kafka: f.k, GroupID: f.group, Topics: f.rawTopics(), ConsumerMode: mode,
+		NormalizedTopic: f.normalized, DLQTopic: f.dlq, MaxInFlight: maxInFlight, DrainTimeout: 20 * time.Second}
 }
 
 func (r *running) shutdown(t *testing.T) {
@@ -332,6 +337,30 @@ func TestModesDeliverEverythingAndCommitOnShutdown(t *testing.T) {
 	}
 }
 
+// waitKeys waits until every payment in want has reached the normalized
+// topic and returns how many times each key is there.
+func (f *fixture) waitKeys(c *ckafka.Consumer, want map[string]bool, timeout time.Duration) map[string]int {
+	f.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		f.waitOutputs(c, int64(len(want)), timeout)
+		got := f.normalizedKeys(c)
+		missing := 0
+		for k := range want {
+			if got[k] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%d of %d payments never reached the normalized topic", missing, len(want))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // assigned returns how many raw partitions r's consumer(s) own now.
 func (r *running) assigned() int {
 	seen := map[string]bool{}
@@ -375,25 +404,7 @@ func TestSharedModeRebalanceLosesNothing(t *testing.T) {
 	a.shutdown(t) // a's partitions move to b
 	v, _ = f.produce(23, 600, 0)
 	add(v)
-	var got map[string]int
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		f.waitOutputs(c, int64(len(want)), 60*time.Second)
-		got = f.normalizedKeys(c)
-		missing := 0
-		for k := range want {
-			if got[k] == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d payments never reached the normalized topic", missing, len(want))
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	got := f.waitKeys(c, want, 60*time.Second)
 	b.shutdown(t)
 	f.checkCommitted(c)
 	dups := 0
@@ -401,4 +412,78 @@ func TestSharedModeRebalanceLosesNothing(t *testing.T) {
 		dups += n - 1
 	}
 	t.Logf("%d payments, %d redelivered (at-least-once)", len(want), dups)
+}
+
+// A revoke comes out of Poll, so it can arrive in the middle of a batch:
+// records already polled and counted in flight, not yet handed to their
+// topics' goroutines. The shared consumer's revoke must hand them over
+// before it waits for in-flight records; otherwise it waits for records no
+// goroutine has, gives up after DrainTimeout ("still unacknowledged") and
+// gives the partitions away uncommitted. The callback is called here as
+// Poll would call it at that moment.
+func TestSharedRevokeHandsOverPolledRecordsFirst(t *testing.T) {
+	f := newFixture(t)
+	warned := &warnings{}
+	opts := f.options(ModeShared, 0)
+	opts.DrainTimeout = 10 * time.Second
+	in := New(opts, f.producer, slog.New(warned))
+	c, err := in.newConsumer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc := newSharedConsumer(in, c)
+	workers := sc.startWorkers(context.Background())
+	defer sc.stopWorkers(workers)
+
+	gen, err := synthetic.New(synthetic.Options{Seed: 41, Gateways: gateways3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const polled = 30
+	for i := range polled {
+		r, err := gen.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.dispatch(rawMessage(f.raw[r.Gateway], int64(i), r)) // partition 1
+	}
+	var revoked []ckafka.TopicPartition
+	for _, topic := range f.rawTopics() {
+		revoked = append(revoked, ckafka.TopicPartition{Topic: &topic, Partition: 1})
+	}
+	if err := sc.rebalance(c, ckafka.RevokedPartitions{Partitions: revoked}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := warned.messages(); len(msgs) > 0 {
+		t.Errorf("warnings logged: %q", msgs)
+	}
+	if got := f.count(f.admin(), f.normalized); got != polled {
+		t.Errorf("when the revoke returned, the normalized topic held %d payments, want all %d polled", got, polled)
+	}
+}
+
+// warnings is a slog.Handler that keeps the messages of WARN and ERROR
+// records.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, r.Message)
+	return nil
+}
+
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnings) WithGroup(string) slog.Handler      { return w }
+
+func (w *warnings) messages() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.msgs)
 }

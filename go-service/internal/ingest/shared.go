@@ -69,22 +69,10 @@ func (in *Ingester) runShared(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("new consumer: %w", err)
 	}
-	sc := &sharedConsumer{in: in, c: c, topics: map[string]*topicWorker{}, log: in.log,
-		paused: map[*topicWorker]bool{}, flow: throttle{max: in.opts.MaxInFlight},
-		pending: map[*topicWorker][]*ckafka.Message{}}
-	var names []string
-	for _, topic := range in.opts.Topics {
-		if sc.topics[topic] != nil {
-			continue
-		}
-		w := &topicWorker{
-			topicConsumer: &topicConsumer{in: in, c: c, topic: topic, tracker: kafka.NewOffsetTracker(), log: in.log.With("topic", topic)},
-			queue:         make(chan topicBatch, queueLen),
-			pausedParts:   map[int32]bool{},
-		}
-		sc.topics[topic] = w
-		sc.order = append(sc.order, w)
-		names = append(names, topic)
+	sc := newSharedConsumer(in, c)
+	names := make([]string, 0, len(sc.order))
+	for _, w := range sc.order {
+		names = append(names, w.topic)
 	}
 	if err := c.SubscribeTopics(names, sc.rebalance); err != nil {
 		c.Close()
@@ -96,20 +84,7 @@ func (in *Ingester) runShared(ctx context.Context) error {
 	// is over: records already polled are finished, not abandoned.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	var wg sync.WaitGroup
-	for _, w := range sc.order {
-		in.log.Info(fmt.Sprintf("Consuming from %s...", w.topic), slog.String("component", "KAFKA"))
-		in.consumers.Store(w.topic, w.topicConsumer)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for batch := range w.queue {
-				for _, m := range batch {
-					w.process(workCtx, m)
-				}
-			}
-		}()
-	}
+	workers := sc.startWorkers(workCtx)
 
 	loopErr := sc.poll(ctx)
 	sc.waitInFlight(sc.order, in.opts.DrainTimeout)
@@ -117,13 +92,7 @@ func (in *Ingester) runShared(ctx context.Context) error {
 		sc.log.Warn("final commit", "err", err)
 	}
 	stopWork()
-	for _, w := range sc.order {
-		close(w.queue)
-	}
-	wg.Wait()
-	for _, w := range sc.order {
-		in.consumers.Delete(w.topic)
-	}
+	sc.stopWorkers(workers)
 	if err := c.Close(); err != nil && loopErr == nil {
 		loopErr = fmt.Errorf("close consumer: %w", err)
 	}
@@ -131,6 +100,59 @@ func (in *Ingester) runShared(ctx context.Context) error {
 		in.ready.Store(w.topic, false)
 	}
 	return loopErr
+}
+
+// newSharedConsumer prepares a goroutine's queue and offset tracker for
+// each of in's raw topics, all fed by c.
+func newSharedConsumer(in *Ingester, c *ckafka.Consumer) *sharedConsumer {
+	sc := &sharedConsumer{in: in, c: c, topics: map[string]*topicWorker{}, log: in.log,
+		paused: map[*topicWorker]bool{}, flow: throttle{max: in.opts.MaxInFlight},
+		pending: map[*topicWorker][]*ckafka.Message{}}
+	for _, topic := range in.opts.Topics {
+		if sc.topics[topic] != nil {
+			continue
+		}
+		w := &topicWorker{
+			topicConsumer: &topicConsumer{in: in, c: c, topic: topic, tracker: kafka.NewOffsetTracker(), log: in.log.With("topic", topic)},
+			queue:         make(chan topicBatch, queueLen),
+			pausedParts:   map[int32]bool{},
+		}
+		sc.topics[topic] = w
+		sc.order = append(sc.order, w)
+	}
+	return sc
+}
+
+// startWorkers starts each topic's goroutine: it normalizes and sends, in
+// order, the records handed to it, with ctx.
+func (sc *sharedConsumer) startWorkers(ctx context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for _, w := range sc.order {
+		sc.log.Info(fmt.Sprintf("Consuming from %s...", w.topic), slog.String("component", "KAFKA"))
+		sc.in.consumers.Store(w.topic, w.topicConsumer)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range w.queue {
+				for _, m := range batch {
+					w.process(ctx, m)
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+// stopWorkers ends the goroutines once they have finished what they were
+// handed.
+func (sc *sharedConsumer) stopWorkers(wg *sync.WaitGroup) {
+	for _, w := range sc.order {
+		close(w.queue)
+	}
+	wg.Wait()
+	for _, w := range sc.order {
+		sc.in.consumers.Delete(w.topic)
+	}
 }
 
 func (sc *sharedConsumer) poll(ctx context.Context) error {
