@@ -31,10 +31,18 @@ type Producer struct {
 // ProducerDefaults favour safety first, then throughput: acks from every
 // in-sync replica, idempotence (no duplicates from retries, order kept), and
 // a short linger so that records travel in batches.
+//
+// The linger is 10 ms, not librdkafka's 5: librdkafka sends each partition's
+// batch in a request of its own, and keyed records spread over every
+// partition, so at a few thousand records/s a 5 ms linger sent one or two
+// records per request. Requests, not bytes, are what cost the broker and
+// the clients CPU. With 10 ms, make bench at 5,000 payments/s measured p99
+// 140–190 ms against 150–490 ms, and the broker used 61 % of a core against
+// 70 %; at 1,000/s the median rose from about 15 to 20 ms.
 var ProducerDefaults = ckafka.ConfigMap{
 	"enable.idempotence":         true,
 	"acks":                       "all",
-	"linger.ms":                  5,
+	"linger.ms":                  10,
 	"compression.type":           "lz4",
 	"message.timeout.ms":         120000,
 	"queue.buffering.max.kbytes": 262144,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 )
 
 // ceilings are the raw Kafka figures of each run, for the ratios of later
@@ -125,7 +126,7 @@ func (b *bench) warmUp(ctx context.Context) error {
 func (b *bench) producerPerf(ctx context.Context, topic string, records, size int) (string, error) {
 	return b.kafkaTool(ctx, "org.apache.kafka.tools.ProducerPerformance",
 		"--topic", topic, "--num-records", strconv.Itoa(records), "--record-size", strconv.Itoa(size), "--throughput", "-1",
-		"--producer-props", "bootstrap.servers="+b.kafka.BootstrapServers, "acks=all", "enable.idempotence=true", "linger.ms=5", "compression.type=lz4")
+		"--producer-props", "bootstrap.servers="+b.kafka.BootstrapServers, "acks=all", "enable.idempotence=true", fmt.Sprint("linger.ms=", kafka.ProducerDefaults["linger.ms"]), "compression.type=lz4")
 }
 
 // consumerPerf runs Kafka's ConsumerPerformance over records of topic in a
@@ -202,7 +203,7 @@ func (b *bench) stageCeiling(ctx context.Context) error {
 		say("   run %d: ProducerPerformance %.0f records/s, ConsumerPerformance %.0f records/s", run+1, prod[run], cons[run])
 	}
 	b.ceil = ceilings{producer: prod, consumer: cons}
-	note := fmt.Sprintf("%d records of %d B (our median), acks=all, idempotent, linger 5 ms, lz4", b.o.PerfRecords, size)
+	note := fmt.Sprintf("%d records of %d B (our median), acks=all, idempotent, linger %v ms, lz4", b.o.PerfRecords, size, kafka.ProducerDefaults["linger.ms"])
 	b.res.add("ceiling", "Kafka ProducerPerformance", "records/s", prod, note)
 	b.res.add("ceiling", "Kafka ConsumerPerformance (fetch.nMsg.sec)", "records/s", cons, "")
 	return nil
