@@ -192,6 +192,20 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
+// waitExit waits, after a SIGTERM, for the server to exit 0 within timeout.
+func (s *server) waitExit(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("server exited with %v after SIGTERM\n%s", err, s.out.String())
+		}
+		s.done <- nil
+	case <-time.After(timeout):
+		t.Fatalf("server still running %v after SIGTERM\n%s", timeout, s.out.String())
+	}
+}
+
 func dial(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
@@ -41,15 +42,7 @@ func TestGracefulShutdownCommitsWhatWasDelivered(t *testing.T) {
 	if code := status.Code(streamErr); code != codes.Unavailable {
 		t.Errorf("open stream ended with %v, want UNAVAILABLE", streamErr)
 	}
-	select {
-	case err := <-first.done:
-		if err != nil {
-			t.Fatalf("server exited with %v after SIGTERM\n%s", err, first.out.String())
-		}
-		first.done <- nil
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server still running 30s after SIGTERM\n%s", first.out.String())
-	}
+	first.waitExit(t, 30*time.Second)
 	atStop := countTopic(t, tt.normalized)
 	t.Logf("SIGTERM after %d of %d; exited in %v", atStop, total, time.Since(began).Round(time.Millisecond))
 
@@ -59,4 +52,38 @@ func TestGracefulShutdownCommitsWhatWasDelivered(t *testing.T) {
 	if n := countTopic(t, tt.normalized); n != total {
 		t.Errorf("normalized topic holds %d records for %d raw records: the stop did not commit exactly what it delivered", n, total)
 	}
+}
+
+// A health watcher (a load balancer's) hears NOT_SERVING at SIGTERM, then
+// its stream ends with UNAVAILABLE: it does not hold the graceful stop,
+// which would otherwise wait out SHUTDOWN_GRACE_SECONDS (120 s here, longer
+// than this test waits).
+func TestSIGTERMEndsHealthWatch(t *testing.T) {
+	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE)
+	s := startServer(t, tt, "SHUTDOWN_GRACE_SECONDS=120")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	w, err := healthpb.NewHealthClient(dial(t, s.addr)).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := w.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first status: %v, %v; want SERVING", resp, err)
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	last := healthpb.HealthCheckResponse_SERVING
+	for {
+		resp, err := w.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unavailable {
+				t.Fatalf("Watch ended with %v, want UNAVAILABLE\n%s", err, s.out.String())
+			}
+			break
+		}
+		last = resp.GetStatus()
+	}
+	if last != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("last status before the end: %v, want NOT_SERVING", last)
+	}
+	s.waitExit(t, 60*time.Second) // the watch must not hold the 120 s graceful stop
 }

@@ -123,7 +123,10 @@ export interface PaymentsOptions {
   connectTimeoutMs?: number;
   // Called when a stream ends and payments() is about to wait and retry.
   onDisconnect?: (info: DisconnectInfo) => void;
-  // Called when the channel is up again and a new stream has been opened.
+  // Called when a new stream has been accepted by the server (its response
+  // headers arrived; the Go server sends them as soon as the stream is
+  // open). A stream refused at once (RESOURCE_EXHAUSTED: too many streams,
+  // say) ends without headers and is reported by onDisconnect only.
   onReconnect?: (info: ReconnectInfo) => void;
 }
 
@@ -215,6 +218,7 @@ export class PaymentClient {
     let retrying = false;
 
     while (!signal?.aborted) {
+      const reconnecting = retrying;
       if (retrying) {
         const delayMs = backoffDelay(attempt, backoff);
         options.onDisconnect?.({ error: lastError, attempt, delayMs, cursor });
@@ -227,11 +231,14 @@ export class PaymentClient {
           lastError = toError(err);
           continue; // still down: wait longer
         }
-        options.onReconnect?.({ cursor, attempt, error: lastError });
       }
       retrying = true;
 
       const call = this.client.streamPayments({ ...base, cursor }, this.metadata);
+      if (reconnecting) {
+        const info: ReconnectInfo = { cursor, attempt, error: lastError };
+        call.once("metadata", () => options.onReconnect?.(info));
+      }
       const cancel = () => call.cancel();
       signal?.addEventListener("abort", cancel);
       try {

@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -44,4 +46,56 @@ func WatchHealth(ctx context.Context, hs *health.Server, ready ReadyFunc, every 
 		case <-t.C:
 		}
 	}
+}
+
+// healthService is grpc-go's health server with Watch streams that end when
+// the server shuts down. grpc-go's own Watch lasts until the client leaves,
+// so one open Watch (a load balancer's, say) held GracefulStop for the whole
+// grace period.
+type healthService struct {
+	*health.Server
+	shutdown <-chan struct{} // closed by Service.Shutdown
+}
+
+// Watch reports status changes until the client leaves or the server shuts
+// down; then it makes sure NOT_SERVING was the last word and ends with
+// UNAVAILABLE.
+func (h healthService) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	stopping := make(chan struct{})
+	go func() {
+		select {
+		case <-h.shutdown:
+			close(stopping)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	w := &watchStream{Health_WatchServer: stream, ctx: ctx}
+	err := h.Server.Watch(req, w)
+	select {
+	case <-stopping:
+		if w.last != healthpb.HealthCheckResponse_NOT_SERVING {
+			_ = stream.Send(&healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_NOT_SERVING})
+		}
+		return status.Error(codes.Unavailable, "server is shutting down")
+	default:
+		return err
+	}
+}
+
+// watchStream is a Watch stream whose context ends at shutdown too, and
+// which remembers the last status it sent.
+type watchStream struct {
+	healthpb.Health_WatchServer
+	ctx  context.Context
+	last healthpb.HealthCheckResponse_ServingStatus
+}
+
+func (w *watchStream) Context() context.Context { return w.ctx }
+
+func (w *watchStream) Send(resp *healthpb.HealthCheckResponse) error {
+	w.last = resp.GetStatus()
+	return w.Health_WatchServer.Send(resp)
 }

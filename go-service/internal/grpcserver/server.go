@@ -124,7 +124,7 @@ func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger, opts ...O
 func (s *Service) Register(gs *grpc.Server) *health.Server {
 	pb.RegisterPaymentServiceServer(gs, s)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
+	healthpb.RegisterHealthServer(gs, healthService{Server: hs, shutdown: s.shutdown})
 	reflection.Register(gs)
 	return hs
 }

@@ -2,11 +2,13 @@ package grpcserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -33,6 +36,7 @@ type rig struct {
 	svc  *Service
 	lis  *bufconn.Listener
 	gs   *grpc.Server
+	hs   *health.Server
 	log  *syncBuffer
 	next int64
 }
@@ -48,8 +52,8 @@ func newRig(t *testing.T, window int, sec Security, opts ...Option) *rig {
 		t.Fatal(err)
 	}
 	r.gs = grpc.NewServer(grpcOpts...)
-	hs := r.svc.Register(r.gs)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	r.hs = r.svc.Register(r.gs)
+	r.hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	go r.gs.Serve(r.lis)
 	t.Cleanup(func() { r.svc.Shutdown(); r.gs.Stop() })
 	return r
@@ -272,6 +276,71 @@ func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
 	_, err = s.Recv()
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), last) {
 		t.Fatalf("got %v, want UNAVAILABLE with cursor %s", err, last)
+	}
+}
+
+// A health Watch stream (a load balancer's) hears NOT_SERVING at shutdown
+// and then ends, instead of holding GracefulStop for the grace period.
+func TestShutdownEndsHealthWatch(t *testing.T) {
+	r := newRig(t, 100, Security{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := healthpb.NewHealthClient(r.dial(t)).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := w.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first status: %v, %v; want SERVING", resp, err)
+	}
+	r.hs.Shutdown() // as cmd/server does, then:
+	r.svc.Shutdown()
+	var after []healthpb.HealthCheckResponse_ServingStatus
+	for {
+		resp, err := w.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unavailable {
+				t.Fatalf("Watch ended with %v, want UNAVAILABLE", err)
+			}
+			break
+		}
+		after = append(after, resp.GetStatus())
+	}
+	if !slices.Equal(after, []healthpb.HealthCheckResponse_ServingStatus{healthpb.HealthCheckResponse_NOT_SERVING}) {
+		t.Errorf("statuses after shutdown: %v, want one NOT_SERVING", after)
+	}
+	stopped := make(chan struct{})
+	go func() { r.gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		t.Fatal("GracefulStop still waiting")
+	}
+}
+
+// An accepted stream sends its response headers at once, before any
+// payment: that is how a client knows the server took it (the TS client's
+// "Reconnected"). A refused one ends without them.
+func TestAcceptedStreamSendsHeadersAtOnce(t *testing.T) {
+	r := newRig(t, 100, Security{}, WithMaxStreams(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := pb.NewPaymentServiceClient(r.dial(t))
+	s, err := c.StreamPayments(ctx, &pb.StreamPaymentsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Header(); err != nil || ctx.Err() != nil {
+		t.Fatalf("no headers before any payment: %v", errors.Join(err, ctx.Err()))
+	}
+	refused, err := c.StreamPayments(ctx, &pb.StreamPaymentsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md, err := refused.Header(); err == nil && len(md) > 0 {
+		t.Errorf("a refused stream sent headers %v", md)
+	}
+	if _, err := refused.Recv(); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("second stream: got %v, want RESOURCE_EXHAUSTED", err)
 	}
 }
 

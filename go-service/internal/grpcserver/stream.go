@@ -50,6 +50,13 @@ func (s *Service) StreamPayments(req *pb.StreamPaymentsRequest, out grpc.ServerS
 		<-s.slots
 		return err
 	}
+	// Response headers now, not with the first payment (which may be long in
+	// coming): they tell the client its stream was accepted.
+	if err := out.SendHeader(nil); err != nil {
+		sub.Close()
+		<-s.slots
+		return err
+	}
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
 	log := s.log.With("component", "SERVER", "peer", peer, "stream", id)
 	log.Info("Client connected", "from", from, "filter", describeFilter(req))
