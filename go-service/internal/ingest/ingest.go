@@ -162,7 +162,7 @@ func (in *Ingester) consumeTopic(ctx context.Context, topic string) error {
 		c.Close()
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	in.log.Info(fmt.Sprintf("Consuming from %s...", topic), slog.String("component", "KAFKA"))
+	in.log.Info(fmt.Sprintf("Consuming from %s...", topic))
 	in.consumers.Store(topic, tc)
 	loopErr := tc.poll(ctx)
 	tc.drain()
@@ -317,7 +317,7 @@ func (tc *topicConsumer) finished(tp ckafka.TopicPartition) {
 func (tc *topicConsumer) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
 	switch e := ev.(type) {
 	case ckafka.AssignedPartitions:
-		tc.log.Info(fmt.Sprintf("Assigned %d partition(s) of %s", len(e.Partitions), tc.topic), "component", "KAFKA")
+		tc.log.Info(fmt.Sprintf("Assigned %d partition(s) of %s", len(e.Partitions), tc.topic))
 		tc.in.ready.Store(tc.topic, true)
 	case ckafka.RevokedPartitions:
 		tc.waitInFlight(tc.in.opts.DrainTimeout)
@@ -425,7 +425,7 @@ func (in *Ingester) deadLetter(m *ckafka.Message, rec normalizer.Record, err err
 	if g, derr := normalizer.DetectGateway(rec); derr == nil {
 		gw = normalizer.GatewayName(g)
 	}
-	in.log.Info("dead-lettered", "component", "KAFKA", "code", string(code), "gateway", gw, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err.Error())
+	in.log.Info("dead-lettered", "code", string(code), "gateway", gw, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err.Error())
 	return &ckafka.Message{
 		TopicPartition: ckafka.TopicPartition{Topic: &in.opts.DLQTopic, Partition: ckafka.PartitionAny},
 		Key:            m.Key,

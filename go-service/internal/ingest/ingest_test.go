@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -154,5 +156,22 @@ func TestRouteMalformedRecordGoesToDLQUntouched(t *testing.T) {
 	}
 	if got := in.DLQByCode()["malformed_json"]; got != 1 {
 		t.Errorf("DLQ count malformed_json = %d", got)
+	}
+}
+
+// The Ingester's logger carries the KAFKA component already: a line that
+// named it again would have "component" twice in LOG_FORMAT=json.
+func TestLogLinesNameTheirComponentOnce(t *testing.T) {
+	var buf bytes.Buffer
+	in := New(Options{NormalizedTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewJSONHandler(&buf, nil)))
+	in.route(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe")}, Value: []byte(`{`)})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		t.Fatal("route logged nothing for a dead-lettered record")
+	}
+	for _, line := range lines {
+		if n := strings.Count(line, `"component":`); n != 1 {
+			t.Errorf("%d component keys in %s", n, line)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func (in *Ingester) runShared(ctx context.Context) error {
 		c.Close()
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	in.log.Info(fmt.Sprintf("One consumer for %d raw topic(s), a goroutine per topic (shared mode)", len(names)), slog.String("component", "KAFKA"))
+	in.log.Info(fmt.Sprintf("One consumer for %d raw topic(s), a goroutine per topic (shared mode)", len(names)))
 
 	// The goroutines send with a context that outlives ctx until the drain
 	// is over: records already polled are finished, not abandoned.
@@ -128,7 +128,7 @@ func newSharedConsumer(in *Ingester, c *ckafka.Consumer) *sharedConsumer {
 func (sc *sharedConsumer) startWorkers(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for _, w := range sc.order {
-		sc.log.Info(fmt.Sprintf("Consuming from %s...", w.topic), slog.String("component", "KAFKA"))
+		sc.log.Info(fmt.Sprintf("Consuming from %s...", w.topic))
 		sc.in.consumers.Store(w.topic, w.topicConsumer)
 		wg.Add(1)
 		go func() {
@@ -263,7 +263,7 @@ func (sc *sharedConsumer) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
 		byTopic := partitionsByTopic(e.Partitions)
 		for _, w := range sc.order {
 			if n := len(byTopic[w.topic]); n > 0 {
-				w.log.Info(fmt.Sprintf("Assigned %d partition(s) of %s", n, w.topic), "component", "KAFKA")
+				w.log.Info(fmt.Sprintf("Assigned %d partition(s) of %s", n, w.topic))
 			}
 			// The consumer is in the group: every topic is served, even if
 			// another instance holds all of this topic's partitions.
