@@ -180,29 +180,37 @@ func (s *server) stop(t *testing.T) {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("server exited with %v after SIGTERM\n%s", err, s.out.String())
-		}
-		s.done <- err
-	case <-time.After(40 * time.Second):
+	ok, err := s.exited(40 * time.Second)
+	switch {
+	case !ok:
 		_ = s.cmd.Process.Kill()
 		t.Errorf("server did not stop within 40s of SIGTERM\n%s", s.out.String())
+	case err != nil:
+		t.Errorf("server exited with %v after SIGTERM\n%s", err, s.out.String())
 	}
 }
 
 // waitExit waits, after a SIGTERM, for the server to exit 0 within timeout.
 func (s *server) waitExit(t *testing.T, timeout time.Duration) {
 	t.Helper()
+	ok, err := s.exited(timeout)
+	switch {
+	case !ok:
+		t.Fatalf("server still running %v after SIGTERM\n%s", timeout, s.out.String())
+	case err != nil:
+		t.Fatalf("server exited with %v after SIGTERM\n%s", err, s.out.String())
+	}
+}
+
+// exited waits up to timeout for the process to end (ok false: it still
+// runs) and returns its exit error. The result stays for later callers.
+func (s *server) exited(timeout time.Duration) (ok bool, err error) {
 	select {
 	case err := <-s.done:
-		if err != nil {
-			t.Fatalf("server exited with %v after SIGTERM\n%s", err, s.out.String())
-		}
-		s.done <- nil
+		s.done <- err
+		return true, err
 	case <-time.After(timeout):
-		t.Fatalf("server still running %v after SIGTERM\n%s", timeout, s.out.String())
+		return false, nil
 	}
 }
 
