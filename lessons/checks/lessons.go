@@ -31,7 +31,7 @@ type hint struct {
 func (p probe) check(dir string) string {
 	data, err := os.ReadFile(filepath.Join(dir, p.File))
 	if err != nil {
-		return fmt.Sprintf("%s not found: %s", p.File, p.Say)
+		return fmt.Sprintf("%s not found (the lesson creates it): %s", p.File, p.Say)
 	}
 	if p.Pattern != nil && !p.Pattern.Match(data) {
 		return fmt.Sprintf("%s: %s", p.File, p.Say)
@@ -60,6 +60,21 @@ var lessons = map[string]lesson{
 		Hints: []hint{
 			when(`undefined: payment\.(\w+)`, "a name the lesson asks for is not in package payment (Payment, FormatAmount, ErrInvalidAmount, Generate); the compiler's message above says which"),
 			when(`has no field or method String|Sprint`, "Payment needs a String() string method"),
+		},
+	},
+	"03": {
+		Title: "the payment.v1 contract, generated Go code and a Stripe normalizer",
+		Probes: []probe{
+			has("proto/payment.proto", `package payment\.v1;`, "the contract file needs `package payment.v1;`"),
+			has("proto/payment.proto", `message Payment\s*\{`, "no `message Payment` in the contract yet"),
+			has("go-service/pb/payment.pb.go", `type Payment struct`, "no generated Go code: run `buf generate proto --template proto/buf.gen.yaml` (lesson 03, Generating code)"),
+			has("go-service/internal/normalizer/stripe.go", `func Stripe\(`, "no Stripe(raw []byte) (*pb.Payment, error) function in package normalizer"),
+		},
+		Hints: []hint{
+			when(`undefined: normalizer\.Err(Malformed|NotAPayment)`, "package normalizer needs the two sentinel errors ErrMalformed and ErrNotAPayment"),
+			when(`(undefined|no field or method).*(GetEventId|GetCreatedAt|GetUpdatedAt|GetAmount|Gateway_GATEWAY_STRIPE|PaymentStatus_PAYMENT_STATUS)`, "the generated code lacks a field or enum value the lesson adds: check payment.proto against the lesson and run buf generate again"),
+			when(`go-service/pb.*(is not in std|cannot find|no required module)`, "package pb cannot be found: is option go_package in payment.proto \"<your module>/pb;pb\"?"),
+			when(`(missing go.sum entry|no required module provides package google.golang.org/protobuf)`, "go.mod lacks google.golang.org/protobuf: run `go mod tidy` in go-service"),
 		},
 	},
 }
