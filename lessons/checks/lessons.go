@@ -77,4 +77,22 @@ var lessons = map[string]lesson{
 			when(`(missing go.sum entry|no required module provides package google.golang.org/protobuf)`, "go.mod lacks google.golang.org/protobuf: run `go mod tidy` in go-service"),
 		},
 	},
+	"04": {
+		Title: "a gRPC server: StreamPayments and GetPayment",
+		Probes: []probe{
+			has("proto/payment.proto", `rpc\s+StreamPayments\s*\(`, "no `rpc StreamPayments` in service PaymentService yet"),
+			has("proto/payment.proto", `rpc\s+GetPayment\s*\(`, "no `rpc GetPayment` in service PaymentService yet"),
+			has("go-service/pb/payment_grpc.pb.go", `StreamPayments`, "no StreamPayments in the generated code: did you run buf generate after adding the rpc (with protoc-gen-go-grpc in proto/buf.gen.yaml)?"),
+			has("go-service/internal/grpc/server.go", `(?m)^package grpcserver\b`, "the package in internal/grpc should be called grpcserver (so it does not hide google.golang.org/grpc)"),
+			has("go-service/internal/grpc/server.go", `\)\s*StreamPayments\(`, "no StreamPayments method found on Server"),
+			has("go-service/internal/grpc/server.go", `\)\s*Publish\(`, "no Publish(p *pb.Payment) method: it is how payments reach the streams"),
+			file("go-service/cmd/server/main.go", "cmd/server, the program that listens, is missing"),
+		},
+		Hints: []hint{
+			when(`undefined: grpcserver\.New`, "package grpcserver needs func New() *Server"),
+			when(`undefined: pb\.(RegisterPaymentServiceServer|NewPaymentServiceClient)`, "no PaymentService in the generated code — did you run buf generate after adding the service?"),
+			when(`missing method (\w+)`, "Server does not implement PaymentService: embed pb.UnimplementedPaymentServiceServer and write the method the compiler names (with the generated signature)"),
+			when(`Publish`, "Server needs a Publish(p *pb.Payment) method"),
+		},
+	},
 }

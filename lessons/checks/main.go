@@ -160,9 +160,30 @@ func explain(id string, l lesson, out string) []string {
 	if m := regexp.MustCompile(`(?m)^panic: (.*)`).FindStringSubmatch(out); m != nil && !strings.Contains(m[1], "test timed out") {
 		problems = append(problems, "your code panicked ("+strings.TrimSuffix(m[1], " [recovered, repanicked]")+"); the first lines of the stack trace above that name your files show where")
 	}
-	failed := regexp.MustCompile(`--- FAIL: (TestCheck\w+)`).FindAllStringSubmatch(out, -1)
-	for _, m := range failed {
-		problems = append(problems, fmt.Sprintf("%s failed: its message above says why", m[1]))
+	// Without -v, go test prints each failed test's messages right under
+	// its "--- FAIL" line; the checkpoint's messages are written to be read.
+	lines := strings.Split(out, "\n")
+	failLine := regexp.MustCompile(`^\s*--- FAIL: (TestCheck\w+)`)
+	msgLine := regexp.MustCompile(`^\s+check\w*_test\.go:\d+: (.*)`)
+	for i, line := range lines {
+		m := failLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		said := ""
+		for _, next := range lines[i+1:] {
+			if mm := msgLine.FindStringSubmatch(next); mm != nil {
+				said = mm[1]
+				break
+			}
+			if !strings.HasPrefix(next, "    ") || failLine.MatchString(next) {
+				break
+			}
+		}
+		if said == "" {
+			said = "see its output above"
+		}
+		problems = append(problems, fmt.Sprintf("%s: %s", strings.TrimPrefix(m[1], "TestCheck"), said))
 	}
 	if len(problems) == 0 {
 		problems = append(problems, "go test failed; see its output above")
