@@ -95,4 +95,22 @@ var lessons = map[string]lesson{
 			when(`Publish`, "Server needs a Publish(p *pb.Payment) method"),
 		},
 	},
+	"05": {
+		Title: "Kafka: a producer that waits for acks, a consumer that commits after handling",
+		Probes: []probe{
+			has("go-service/internal/kafka/producer.go", `func NewProducer\(`, "no NewProducer(bootstrap string) (*Producer, error)"),
+			has("go-service/internal/kafka/producer.go", `"enable.idempotence":\s*true`, "the producer should set \"enable.idempotence\": true, so its retries never write a record twice"),
+			has("go-service/internal/kafka/producer.go", `func EnsureTopic\(`, "no EnsureTopic(ctx, bootstrap, topic string, partitions int) error"),
+			has("go-service/internal/kafka/consumer.go", `func NewConsumer\(`, "no NewConsumer(bootstrap, group string, topics []string) (*Consumer, error)"),
+			has("go-service/internal/kafka/consumer.go", `\)\s*Run\(ctx context\.Context`, "no (*Consumer).Run(ctx, handle) poll loop"),
+			has("go-service/cmd/server/main.go", `NewConsumer\(`, "cmd/server does not read Kafka yet: create a consumer and publish what it normalizes"),
+			file("go-service/cmd/producer/main.go", "cmd/producer, which sends webhooks to Kafka, is missing"),
+		},
+		Hints: []hint{
+			when(`confluent-kafka-go.*(no required module|missing go.sum)`, "go.mod lacks confluent-kafka-go: run `go get github.com/confluentinc/confluent-kafka-go/v2@v2.11.1` in go-service"),
+			when(`build constraints exclude all Go files.*confluent|undefined: kafka\.(NewConsumer|NewProducer)\b.*\n.*cgo`, "confluent-kafka-go needs cgo: install a C compiler (gcc) and make sure CGO_ENABLED is not 0"),
+			when(`undefined: kafka\.(\w+)`, "package kafka lacks a name the lesson asks for (NewProducer, EnsureTopic, NewConsumer): the compiler's message above says which"),
+			when(`cannot use func.*as kafka\.Handler|Run.*not enough arguments|too many arguments in call to \w+\.Run`, "Run should take (ctx context.Context, handle func(context.Context, *kafka.Message) error)"),
+		},
+	},
 }
