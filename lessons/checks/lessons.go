@@ -113,4 +113,15 @@ var lessons = map[string]lesson{
 			when(`cannot use func.*as kafka\.Handler|Run.*not enough arguments|too many arguments in call to \w+\.Run`, "Run should take (ctx context.Context, handle func(context.Context, *kafka.Message) error)"),
 		},
 	},
+	"06": {
+		Title: "a TypeScript client that prints [LOG] lines",
+		Probes: []probe{
+			has("proto/buf.gen.yaml", `protoc-gen-ts_proto`, "add the ts-proto plugin (protoc-gen-ts_proto, out: node-service/src/gen) to buf.gen.yaml"),
+			has("node-service/src/gen/payment.ts", `PaymentServiceClient`, "no generated TypeScript client: run buf generate with the ts-proto plugin (outputServices=grpc-js)"),
+			has("node-service/src/client.ts", `export function formatPayment`, "client.ts should export formatPayment(p): \"pi_1 STRIPE 12.34 USD COMPLETED\""),
+			has("node-service/src/client.ts", `streamPayments`, "client.ts has no streamPayments yet"),
+			has("node-service/src/index.ts", `\[LOG\] Payment: `, "index.ts should print each payment as `[LOG] Payment: ...`"),
+			file("node-service/package.json", "node-service needs a package.json with @grpc/grpc-js, @bufbuild/protobuf, ts-proto, tsx and typescript"),
+		},
+	},
 }
