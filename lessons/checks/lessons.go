@@ -124,4 +124,14 @@ var lessons = map[string]lesson{
 			file("node-service/package.json", "node-service needs a package.json with @grpc/grpc-js, @bufbuild/protobuf, ts-proto, tsx and typescript"),
 		},
 	},
+	"07": {
+		Title: "the three terminals: server, producer and client on real Kafka",
+		Probes: []probe{
+			has("go-service/cmd/server/main.go", `"topic"`, "cmd/server has no -topic flag: lesson 07 reads settings from the environment (PAYMENTS_TOPIC, …) with flags that override them"),
+			has("go-service/cmd/server/main.go", `"group"`, "cmd/server has no -group flag (env KAFKA_GROUP_ID)"),
+			has("go-service/cmd/server/main.go", `"addr"`, "cmd/server has no -addr flag (env GRPC_ADDR)"),
+			has("go-service/cmd/producer/main.go", `"topic"`, "cmd/producer has no -topic flag (env PAYMENTS_TOPIC)"),
+			has("Makefile", `(?m)^client:`, "no Makefile with the three terminals' targets (server, producer, client) in your project's folder"),
+		},
+	},
 }
