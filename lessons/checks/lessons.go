@@ -134,4 +134,18 @@ var lessons = map[string]lesson{
 			has("Makefile", `(?m)^client:`, "no Makefile with the three terminals' targets (server, producer, client) in your project's folder"),
 		},
 	},
+	"08": {
+		Title: "errors: a dead-letter topic, and a verified webhook receiver that answers after Kafka's ack",
+		Probes: []probe{
+			has("go-service/internal/kafka/producer.go", `\)\s*DeadLetter\(`, "no (*Producer).DeadLetter(ctx, msg, code, reason) yet"),
+			has("go-service/internal/webhook/stripe.go", `func VerifyStripe\(`, "no VerifyStripe(header, body, secret, now, tolerance) in package webhook"),
+			has("go-service/internal/webhook/stripe.go", `hmac\.Equal|subtle\.ConstantTimeCompare`, "compare signatures in constant time (hmac.Equal), never with == or bytes.Equal"),
+			has("go-service/internal/webhook/stripe.go", `func NewStripeHandler\(`, "no NewStripeHandler(secret, topic, sender) http.Handler"),
+			has("go-service/cmd/server/main.go", `DeadLetter\(`, "cmd/server does not dead-letter malformed records yet"),
+		},
+		Hints: []hint{
+			when(`undefined: (webhook|kafka)\.(\w+)`, "a name the lesson asks for is missing (kafka.DeadLetterTopic, webhook.SignStripe, webhook.StripeTolerance, webhook.ErrBadSignature, …): the compiler's message above says which"),
+			when(`does not implement webhook\.Sender`, "*kafka.Producer should satisfy webhook.Sender: Send(ctx, topic string, key, value []byte) error"),
+		},
+	},
 }

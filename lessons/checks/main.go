@@ -155,7 +155,11 @@ func explain(id string, l lesson, out string) []string {
 		return problems
 	}
 	if strings.Contains(out, "panic: test timed out") {
-		problems = append(problems, "the checkpoint's tests timed out: something waits forever (a channel nobody closes, a loop that ignores ctx.Done()?)")
+		which := "the checkpoint's tests"
+		if m := regexp.MustCompile(`running tests:\s+(TestCheck\w+)`).FindStringSubmatch(out); m != nil {
+			which = strings.TrimPrefix(m[1], "TestCheck")
+		}
+		problems = append(problems, which+" timed out: something waits forever (a channel nobody closes, a loop that ignores ctx.Done(), a Flush or Close without a bound?); the goroutines above that name your files show where")
 	}
 	if m := regexp.MustCompile(`(?m)^panic: (.*)`).FindStringSubmatch(out); m != nil && !strings.Contains(m[1], "test timed out") {
 		problems = append(problems, "your code panicked ("+strings.TrimSuffix(m[1], " [recovered, repanicked]")+"); the first lines of the stack trace above that name your files show where")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -73,10 +74,14 @@ func (p *Producer) send(ctx context.Context, msg *ckafka.Message) error {
 	}
 }
 
-// Close waits for records still in flight, then closes the connection.
+// closeWait bounds how long Close waits for records in flight: with Kafka
+// out of reach they would otherwise keep a stopping program alive.
+const closeWait = 10 * time.Second
+
+// Close waits a while for records still in flight, then closes the connection.
 func (p *Producer) Close() {
-	for p.p.Flush(1000) > 0 {
-		log.Printf("[PRODUCER] waiting for %d record(s) in flight", p.p.Len())
+	if left := p.p.Flush(int(closeWait.Milliseconds())); left > 0 {
+		log.Printf("[PRODUCER] closing with %d record(s) not delivered", left)
 	}
 	p.p.Close()
 }
