@@ -103,7 +103,7 @@ func run(id string, l lesson, dir string) ([]string, string) {
 		}
 		if msg := p.check(dir); msg != "" {
 			problems = append(problems, msg)
-			if _, err := os.Stat(filepath.Join(dir, p.File)); err != nil {
+			if files, _ := filepath.Glob(filepath.Join(dir, p.File)); len(files) == 0 {
 				missing[p.File] = true
 			}
 		}
