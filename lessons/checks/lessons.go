@@ -160,4 +160,12 @@ var lessons = map[string]lesson{
 			has("go-service/internal/kafka/*_test.go", `REQUIRE_KAFKA`, "no test in internal/kafka that follows the REQUIRE_KAFKA rule (skip without a broker, fail instead when REQUIRE_KAFKA is set)"),
 		},
 	},
+	"03x": {
+		Title: "exercise: a second gateway, Razorpay, test-first with fixtures",
+		Probes: []probe{
+			has("go-service/internal/normalizer/razorpay.go", `func Razorpay\(`, "no Razorpay(raw []byte) (*pb.Payment, error) in package normalizer"),
+			has("go-service/internal/normalizer/*_test.go", `Razorpay\(`, "no test of Razorpay yet: write it first, against fixtures in testdata/razorpay"),
+			file("go-service/internal/normalizer/testdata/razorpay/*.json", "no Razorpay fixtures in testdata/razorpay"),
+		},
+	},
 }

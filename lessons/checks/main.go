@@ -52,7 +52,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *dir == "" {
-		*dir = filepath.Join("..", "code", *lesson)
+		*dir = filepath.Join("..", "code", referenceFolder(*lesson))
 	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -256,6 +256,15 @@ func buildOverlay(id, dir, module string) (string, []string, func(), error) {
 	}
 	sort.Strings(pkgs)
 	return overlay, pkgs, cleanup, nil
+}
+
+// referenceFolder is the folder in lessons/code that passes a checkpoint:
+// NN for lesson NN, NN-solution for the exercise NNx.
+func referenceFolder(id string) string {
+	if strings.HasSuffix(id, "x") {
+		return strings.TrimSuffix(id, "x") + "-solution"
+	}
+	return id
 }
 
 func lessonIDs() []string {
