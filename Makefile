@@ -11,7 +11,7 @@ ARGS ?=
 .PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-faults demo server producer client kafka-up kafka-down
 
 help: ## Show the tasks
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 deps: node-service/node_modules/.installed ## Install Go modules and npm packages
 	@cd go-service && go mod download
@@ -38,7 +38,7 @@ lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
 	cd node-service && npx tsc --noEmit
 	$(BUF) lint proto
 
-test: kafka-up deps gen-check test-go test-fuzz test-ts test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons, broker restart
+test: kafka-up deps gen-check test-go test-fuzz test-ts lesson-gen-check lesson-check-all test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons and their checkpoints, broker restart
 
 test-go: ## Go unit and integration tests, lesson checks (needs Kafka: make kafka-up)
 	cd go-service && REQUIRE_KAFKA=1 LESSONS_RUN=1 go test -count=1 -timeout 20m ./...
@@ -107,12 +107,12 @@ profile: kafka-up bench-build ## CPU profiles (pprof) of the server's stages und
 # learner's project at the end of lesson NN; lessons/checks holds each
 # lesson's checkpoint. N picks a lesson (default: all), DIR checks another folder.
 LESSONS := 02 03 04 05 06 07 08 09
-LESSON_EXTRAS :=
+LESSON_EXTRAS := 03x 04x
 N ?=
 DIR ?=
 LESSON_CHECK := lessons/checks/bin/lessoncheck
 
-.PHONY: lesson-check lesson-check-all lesson-gen lesson-deps
+.PHONY: lesson-check lesson-check-all lesson-gen lesson-gen-check lesson-deps
 
 lesson-deps: lessons/code/node_modules/.installed
 	@cd lessons/checks && go build -o bin/lessoncheck .
@@ -137,6 +137,18 @@ lesson-check-all: lesson-deps ## Every checkpoint passes on its own folder and f
 	  for x in $(LESSON_EXTRAS); do \
 	    REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x && REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail || exit 1; \
 	  done
+
+lesson-gen-check: lesson-deps ## Fail if a lessons/code snapshot's generated code is not what its proto/ makes
+	@cd go-service && go build -o bin/ tool
+	@for dir in lessons/code/*/; do \
+	  [ -f $$dir/proto/buf.gen.yaml ] || continue; \
+	  tmp=$$(mktemp -d); \
+	  (cd $$dir && PATH="$(CURDIR)/go-service/bin:$(CURDIR)/lessons/code/node_modules/.bin:$$PATH" buf generate proto --template proto/buf.gen.yaml --output $$tmp) && \
+	  for out in go-service/pb node-service/src/gen; do \
+	    [ -d $$tmp/$$out ] || continue; \
+	    diff -r $$tmp/$$out $$dir$$out >/dev/null || { rm -rf $$tmp; echo "$$dir$$out is stale: run make lesson-gen N=$$(basename $$dir)"; exit 1; }; \
+	  done; rm -rf $$tmp; \
+	done; echo "lessons/code: generated code is up to date"
 
 lesson-gen: lesson-deps ## Regenerate lessons/code/N's Go (and, from lesson 06, TypeScript) code from its proto/
 	@test -n "$(N)" || { echo "lesson-gen: say which lesson, e.g. make lesson-gen N=04"; exit 1; }

@@ -168,4 +168,16 @@ var lessons = map[string]lesson{
 			file("go-service/internal/normalizer/testdata/razorpay/*.json", "no Razorpay fixtures in testdata/razorpay"),
 		},
 	},
+	"04x": {
+		Title: "exercise: a new RPC end to end, GetStats",
+		Probes: []probe{
+			has("proto/payment.proto", `rpc\s+GetStats\s*\(`, "no `rpc GetStats(GetStatsRequest) returns (GetStatsResponse)` in the service"),
+			has("proto/payment.proto", `map<string,\s*int64>\s+payments_by_gateway\s*=\s*1;`, "GetStatsResponse needs map<string, int64> payments_by_gateway = 1 (and the other counters, with the contract's numbers)"),
+			has("go-service/pb/payment_grpc.pb.go", `GetStats`, "no GetStats in the generated code: run buf generate after adding the rpc"),
+			has("go-service/internal/grpc/server.go", `\)\s*GetStats\(`, "no GetStats method on Server yet"),
+		},
+		Hints: []hint{
+			when(`GetPaymentsTotal|GetPaymentsByStatus|GetTotalsByCurrency`, "GetStatsResponse lacks a field: payments_by_gateway = 1, payments_by_status = 2, totals_by_currency = 3, payments_total = 8"),
+		},
+	},
 }
