@@ -131,11 +131,13 @@ lesson-check-all: lesson-deps ## Every checkpoint passes on its own folder and f
 	  printf 'module example.com/empty/go-service\n\ngo 1.26.0\n' >$$empty/go-service/go.mod && \
 	  prev=$$empty && \
 	  for n in $(LESSONS); do \
-	    REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$n && REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$n -dir $$prev -expect-fail || exit 1; \
+	    REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$n && REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$n -dir $$prev -expect-fail && \
+	      REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$n -dir $$prev -expect-fail -no-probes || exit 1; \
 	    prev=$(CURDIR)/lessons/code/$$n; \
 	  done; \
 	  for x in $(LESSON_EXTRAS); do \
-	    REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x && REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail || exit 1; \
+	    REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x && REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail && \
+	      REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail -no-probes || exit 1; \
 	  done
 
 lesson-gen-check: lesson-deps ## Fail if a lessons/code snapshot's generated code is not what its proto/ makes

@@ -37,6 +37,7 @@ func main() {
 	dir := flag.String("dir", "", "the project folder to check (holds go-service/); default ../code/<lesson>")
 	expectFail := flag.Bool("expect-fail", false, "succeed only if the check fails (proves it tests what the lesson adds)")
 	verbose := flag.Bool("v", false, "show the go test output even when the check passes")
+	noProbes := flag.Bool("no-probes", false, "skip the probes and run the tests alone (with -expect-fail: proves the tests, not only the probes, catch the missing lesson)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: lessoncheck -lesson NN [-dir PATH] [-expect-fail] [-v]\n\nLessons: %s\n\n", strings.Join(lessonIDs(), " "))
 		flag.PrintDefaults()
@@ -61,13 +62,20 @@ func main() {
 	}
 
 	start := time.Now()
+	if *noProbes {
+		l.Probes = nil
+	}
 	problems, output := run(*lesson, l, abs)
 	took := time.Since(start).Round(100 * time.Millisecond)
 	name := "lesson " + *lesson
 
 	switch {
 	case *expectFail && len(problems) > 0:
-		fmt.Printf("%s on %s: fails as it should (%s) [%s]\n", name, rel(abs), problems[0], took)
+		how := ""
+		if *noProbes {
+			how = ", tests alone"
+		}
+		fmt.Printf("%s on %s: fails as it should%s (%s) [%s]\n", name, rel(abs), how, firstLine(problems[0]), took)
 	case *expectFail:
 		fmt.Printf("%s on %s: PASSED, but this folder should not pass it: the check does not test what the lesson adds\n", name, rel(abs))
 		os.Exit(1)
@@ -286,6 +294,11 @@ func rel(path string) string {
 		return r
 	}
 	return path
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func indent(s string) string {

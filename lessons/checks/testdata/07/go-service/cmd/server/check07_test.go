@@ -87,6 +87,25 @@ func TestCheck07ThreeTerminals(t *testing.T) {
 		}
 	})
 
+	// The programs must take their settings as flags; one that ignores
+	// them would use the shared default topic and port.
+	for _, program := range []string{"producer", "server"} {
+		usage, _ := exec.CommandContext(ctx, filepath.Join(bin, program), "-h").CombinedOutput()
+		for _, name := range []string{"-kafka", "-topic"} {
+			if !strings.Contains(string(usage), name) {
+				t.Fatalf("`%s -h` lists no %s flag: lesson 07 gives server and producer -kafka, -topic (and the server -group, -addr), read from the environment and overridden by flags. It said:\n%s", program, name, usage)
+			}
+		}
+		if program == "producer" {
+			continue
+		}
+		for _, name := range []string{"-group", "-addr"} {
+			if !strings.Contains(string(usage), name) {
+				t.Fatalf("`server -h` lists no %s flag. It said:\n%s", name, usage)
+			}
+		}
+	}
+
 	// Terminal 1.
 	server := exec.CommandContext(ctx, filepath.Join(bin, "server"), "-kafka", bootstrap, "-topic", topic, "-group", topic+"-group", "-addr", "127.0.0.1:0")
 	serverErr, _ := server.StderrPipe()
