@@ -35,6 +35,8 @@ gen-check: deps ## Fail if the committed generated code is not what `make gen` m
 lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
 	@test -z "$$(gofmt -l go-service | grep -v '/pb/')" || { gofmt -l go-service | grep -v '/pb/'; echo "gofmt: the files above need formatting"; exit 1; }
 	cd go-service && go vet ./...
+	@test -z "$$(gofmt -l lessons/code lessons/checks | grep -v '/pb/')" || { gofmt -l lessons/code lessons/checks | grep -v '/pb/'; echo "gofmt: the files above need formatting"; exit 1; }
+	cd lessons/checks && go vet .
 	cd node-service && npx tsc --noEmit
 	$(BUF) lint proto
 
