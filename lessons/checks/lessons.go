@@ -147,6 +147,7 @@ var lessons = map[string]lesson{
 			has("go-service/internal/webhook/stripe.go", `hmac\.Equal|subtle\.ConstantTimeCompare`, "compare signatures in constant time (hmac.Equal), never with == or bytes.Equal"),
 			has("go-service/internal/webhook/stripe.go", `func NewStripeHandler\(`, "no NewStripeHandler(secret, topic, sender) http.Handler"),
 			has("go-service/cmd/server/main.go", `DeadLetter\(`, "cmd/server does not dead-letter malformed records yet"),
+			has("go-service/cmd/server/main.go", `"webhook-addr"`, "cmd/server has no -webhook-addr flag (env WEBHOOK_ADDR) for its webhook receiver"),
 		},
 		Hints: []hint{
 			when(`undefined: (webhook|kafka)\.(\w+)`, "a name the lesson asks for is missing (kafka.DeadLetterTopic, webhook.SignStripe, webhook.StripeTolerance, webhook.ErrBadSignature, …): the compiler's message above says which"),
