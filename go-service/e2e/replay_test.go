@@ -3,8 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,4 +283,36 @@ func topicExists(t *testing.T, topic string) bool {
 	}
 	_, ok := md.Topics[topic]
 	return ok
+}
+
+// README's "Re-drive the dead-letter topic" table lists exactly the flags of
+// `replay -h`, but the Kafka connection ones it shares with the server.
+func TestReplayFlagsTableMatchesHelp(t *testing.T) {
+	help, code := runReplay(t, testTopics{}, "-h")
+	if code != 0 {
+		t.Fatalf("replay -h: exit %d\n%s", code, help)
+	}
+	shared := map[string]bool{"bootstrap-servers": true, "kafka-api-key": true, "kafka-api-secret": true, "partitions": true, "replication-factor": true}
+	known := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(help, -1) {
+		if !shared[m[1]] {
+			known[m[1]] = true
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Re-drive the dead-letter topic\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Re-drive the dead-letter topic" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `-([a-z-]+)`").FindAllStringSubmatch(section, -1) {
+		listed[m[1]] = true
+	}
+	if len(known) < 10 || !reflect.DeepEqual(known, listed) {
+		t.Errorf("replay -h has flags %v;\nREADME's table lists %v", slices.Sorted(maps.Keys(known)), slices.Sorted(maps.Keys(listed)))
+	}
 }
