@@ -243,6 +243,17 @@ func TestReplayDryRunWritesNothing(t *testing.T) {
 		t.Errorf("dry run of offsets 0:1-2: exit %d, summary %q\n%s", code, summaryLine(out), out)
 	}
 
+	// -since and -until compare the dead letter's own record timestamp.
+	later := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	for _, tc := range []struct{ flag, want string }{
+		{"-since", "read 4, chosen 0, would replay 0, skipped 0 (dry run: nothing written)"},
+		{"-until", "read 4, chosen 4, would replay 3 (malformed_json 1, payment 2), skipped 1 (came_back_after_replay 1) (dry run: nothing written)"},
+	} {
+		if out, code := runReplay(t, tt, "-dry-run", tc.flag, later); code != 0 || summaryLine(out) != tc.want {
+			t.Errorf("dry run %s %s: exit %d, summary %q\n%s", tc.flag, later, code, summaryLine(out), out)
+		}
+	}
+
 	if n := countTopic(t, tt.raw[stripe]); n != rawBefore {
 		t.Errorf("dry run wrote to the raw topic: %d records, was %d", n, rawBefore)
 	}

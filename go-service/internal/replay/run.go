@@ -17,6 +17,7 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/deadletter"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/logging"
 )
 
 // Options configure one replay run.
@@ -90,6 +91,15 @@ type runner struct {
 // today's normalizer would do with each). The error is set when a write
 // failed or the DLQ could not be read to its end.
 func Run(ctx context.Context, opts Options) (Summary, error) {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 30 * time.Second
+	}
+	if opts.Progress <= 0 {
+		opts.Progress = 2 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = logging.For("REPLAY")
+	}
 	r := &runner{opts: opts, log: opts.Log, sum: Summary{Skipped: map[string]int{}}}
 	if opts.DryRun {
 		r.sum.Outcomes = map[string]int{}
@@ -109,7 +119,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		if err := kafka.EnsureTopicsWithConfig(ctx, opts.Kafka, []string{opts.LogTopic}, map[string]string{"cleanup.policy": "compact"}); err != nil {
 			return r.sum, fmt.Errorf("replay log: %w", err)
 		}
-		if r.producer, err = kafka.NewProducer(opts.Kafka, opts.Log.With("component", "KAFKA"), nil); err != nil {
+		if r.producer, err = kafka.NewProducer(opts.Kafka, logging.For("KAFKA"), nil); err != nil {
 			return r.sum, err
 		}
 	}
@@ -162,13 +172,34 @@ func partitionEnds(c *ckafka.Consumer, topic string) (map[int32][2]int64, bool, 
 	}
 	out := map[int32][2]int64{}
 	for _, p := range t.Partitions {
-		low, high, err := c.QueryWatermarkOffsets(topic, p.ID, 10000)
+		low, high, err := watermarks(c, topic, p.ID)
 		if err != nil {
 			return nil, false, fmt.Errorf("watermarks of %s/%d: %w", topic, p.ID, err)
 		}
 		out[p.ID] = [2]int64{low, high}
 	}
 	return out, true, nil
+}
+
+// watermarks asks for a partition's watermarks, again for a while when its
+// leader is not known yet (a topic just created, a broker restarting).
+func watermarks(c *ckafka.Consumer, topic string, partition int32) (low, high int64, err error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		low, high, err = c.QueryWatermarkOffsets(topic, partition, 10000)
+		var kerr ckafka.Error
+		if err == nil || !errors.As(err, &kerr) || time.Now().After(deadline) {
+			return low, high, err
+		}
+		switch kerr.Code() {
+		case ckafka.ErrNotLeaderForPartition, ckafka.ErrLeaderNotAvailable, ckafka.ErrUnknownTopicOrPart:
+		default:
+			if !kerr.IsRetriable() {
+				return low, high, err
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // readLog returns the Coords the replay log names. A missing log (a dry

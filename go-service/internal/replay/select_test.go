@@ -221,3 +221,18 @@ func TestSummaryString(t *testing.T) {
 		t.Errorf("String() = %q\nwant       %q", got, want)
 	}
 }
+
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"2026-12-05", "2026-12-05T12:00:00Z", "2026-12-05T13:00:00.5+01:00", "yesterday"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseTime("since", s)
+		if err == nil && strings.TrimSpace(s) != "" && got.IsZero() {
+			t.Errorf("ParseTime(%q) accepted it as no bound", s)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseTime(%q) error is more than one line: %q", s, err)
+		}
+	})
+}
