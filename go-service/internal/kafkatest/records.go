@@ -20,14 +20,22 @@ type Watermarks struct {
 // NewWatermarks returns a Watermarks closed when t ends.
 func NewWatermarks(t testing.TB, k config.Kafka) *Watermarks {
 	t.Helper()
+	w := newWatermarks(t, k)
+	t.Cleanup(w.close)
+	return w
+}
+
+func newWatermarks(t testing.TB, k config.Kafka) *Watermarks {
+	t.Helper()
 	// A group id is required by the client; this one never joins or commits.
 	c, err := ckafka.NewConsumer(kafka.ConfigMap(k, ckafka.ConfigMap{"group.id": "kafkatest-watermarks"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
 	return &Watermarks{t: t, c: c}
 }
+
+func (w *Watermarks) close() { w.c.Close() }
 
 // Ends returns the end offset (high watermark) of each partition of topic.
 func (w *Watermarks) Ends(topic string) map[int32]int64 {
@@ -80,10 +88,13 @@ func (w *Watermarks) each(topic string, f func(partition int32, low, high int64)
 	}
 }
 
-// Count returns how many records topic holds (one Watermarks question).
+// Count returns how many records topic holds, with a client of its own: for
+// a question asked once. A test that polls a count keeps a Watermarks.
 func Count(t testing.TB, k config.Kafka, topic string) int64 {
 	t.Helper()
-	return NewWatermarks(t, k).Count(topic)
+	w := newWatermarks(t, k)
+	defer w.close()
+	return w.Count(topic)
 }
 
 // Consume reads the first n records of topic, from its beginning, and fails t
