@@ -18,6 +18,7 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/deadletter"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -50,11 +51,7 @@ func newDeadLetters(t *testing.T, tt testTopics) *deadLetters {
 	}
 	t.Cleanup(func() { p.Close(10 * time.Second) })
 	// The replay log is the replay command's own topic: delete it with the rest.
-	t.Cleanup(func() {
-		if !t.Failed() {
-			_ = kafka.DeleteTopics(context.Background(), kafkaConfig, []string{tt.dlq + ".replayed"})
-		}
-	})
+	kafkatest.DeleteTopicsAfter(t, kafkaConfig, tt.dlq+".replayed")
 	return &deadLetters{t: t, tt: tt, p: p}
 }
 

@@ -8,9 +8,8 @@ import (
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/deadletter"
-	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -32,7 +31,7 @@ func TestDeadLetterKeepsRawHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.start(ModePerTopic, 0)
-	dl := readOne(t, f.k, f.dlq, 60*time.Second)
+	dl := kafkatest.Consume(t, f.k, f.dlq, 1, 60*time.Second)[0]
 
 	info, back := deadletter.Split(dl.Headers)
 	if !reflect.DeepEqual(back, raw) {
@@ -49,25 +48,4 @@ func TestDeadLetterKeepsRawHeaders(t *testing.T) {
 	if string(dl.Value) != `{"type":` || string(dl.Key) != "pi_x" {
 		t.Errorf("dead letter key/value = %q/%q, want the raw record's", dl.Key, dl.Value)
 	}
-}
-
-// readOne reads the first record of a topic, from any partition.
-func readOne(t *testing.T, k config.Kafka, topic string, timeout time.Duration) *ckafka.Message {
-	t.Helper()
-	c, err := ckafka.NewConsumer(kafka.ConfigMap(k, ckafka.ConfigMap{"group.id": topic + "-reader", "auto.offset.reset": "earliest", "enable.auto.commit": false}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Subscribe(topic, nil); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if m, err := c.ReadMessage(200 * time.Millisecond); err == nil {
-			return m
-		}
-	}
-	t.Fatalf("no record in %s after %v", topic, timeout)
-	return nil
 }
