@@ -84,9 +84,10 @@ const (
 //     never left;
 //   - FAILED and CANCELED apply only before completion (a capture is not undone);
 //   - a FAILED that is not final (a Stripe PaymentIntent) moves on to
-//     COMPLETED or a refund whenever they arrive, and to a new attempt
-//     (PENDING, AUTHORIZED, another FAILED, CANCELED) only when that event is
-//     later than the failure: an attempt's own earlier events do not undo it;
+//     COMPLETED, a refund or CANCELED whenever they arrive, and to a later
+//     FAILED (a retry that failed too, with its own reason); a retry still in
+//     progress (PENDING, AUTHORIZED) does not show: its events cannot be told
+//     from the failed attempt's own, delivered late;
 //   - otherwise the status only moves forward: PENDING < AUTHORIZED <
 //     COMPLETED < PARTIALLY_REFUNDED < REFUNDED;
 //   - failure_reason belongs to FAILED and CANCELED: it is cleared when the
@@ -163,7 +164,7 @@ func advance(cur, event *pb.Payment) (pb.PaymentStatus, string) {
 	case s == pb.PaymentStatus_PAYMENT_STATUS_UNSPECIFIED:
 		return from, cur.GetFailureReason()
 	case from == failed: // not final for this gateway: the payment may be retried
-		if rank[s] >= rank[completed] || later(event, cur) {
+		if rank[s] >= rank[completed] || s == canceled || s == failed && later(event, cur) {
 			return s, reasonFor(s, event)
 		}
 		return from, cur.GetFailureReason()
