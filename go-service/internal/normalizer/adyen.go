@@ -201,7 +201,7 @@ func (Adyen) item(it *adyenItem) (*pb.Payment, error) {
 		}
 		id = it.OriginalReference
 	}
-	amount, err := money("amount.value", it.Amount.Value, it.Amount.Currency)
+	amount, err := adyenUnits.money("amount.value", it.Amount.Value, it.Amount.Currency)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +277,7 @@ func adyenRefund(p *pb.Payment, extra map[string]string) error {
 	p.Amount = &pb.Money{AmountMinor: refunded.AmountMinor, Currency: refunded.Currency}
 	if value := extra[adyenOriginalValueKey]; value != "" {
 		currency := firstNonEmpty(extra[adyenOriginalCurrencyKey], refunded.Currency)
-		original, err := money("additionalData."+adyenOriginalValueKey, number(strings.TrimSpace(value)), currency)
+		original, err := adyenUnits.money("additionalData."+adyenOriginalValueKey, number(strings.TrimSpace(value)), currency)
 		if err != nil {
 			return err
 		}
