@@ -84,9 +84,9 @@ var adyenUnits = unitTable{
 	why:  map[string]string{"CLP": "Adyen writes CLP with 2 decimals, but pesos have no fraction"},
 }
 
-// Razorpay: https://razorpay.com/docs/payments/international-payments/#supported-currencies
-// — amounts are in the currency's smallest sub-unit (ISO), and for the
-// three-decimal currencies (KWD, BHD, OMR) the last digit must be 0
+// Razorpay: https://razorpay.com/docs/api/orders/create/
+// (the amount field) — amounts are in the smallest currency sub-unit (ISO),
+// and for the three-decimal currencies (KWD, BHD, OMR) the last digit must be 0
 // ("295.991 is passed as 295990").
 var razorpayUnits = unitTable{
 	gateway:  "razorpay",
