@@ -189,7 +189,7 @@ func (Adyen) item(it *adyenItem) (*pb.Payment, error) {
 	case "":
 		return nil, errorf(CodeMissingField, "success is missing")
 	default:
-		return nil, errorf(CodeMalformedJSON, "success %q is neither \"true\" nor \"false\"", it.Success)
+		return nil, errorf(CodeInvalidField, "success %q is neither \"true\" nor \"false\"", it.Success)
 	}
 	if err := require("pspReference", it.PspReference); err != nil {
 		return nil, err
@@ -214,7 +214,7 @@ func (Adyen) item(it *adyenItem) (*pb.Payment, error) {
 	}
 	extra, err := metadata(it.AdditionalData)
 	if err != nil {
-		return nil, errorf(CodeMalformedJSON, "additionalData is not an object")
+		return nil, errorf(CodeInvalidField, "additionalData is not an object")
 	}
 
 	p := &pb.Payment{

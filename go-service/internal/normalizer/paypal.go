@@ -239,7 +239,7 @@ func (PayPal) fromRefund(ev paypalEvent, r *paypalResource) (*pb.Payment, error)
 			return nil, err
 		}
 		if capture.ID != "" && capture.ID != captureID {
-			return nil, errorf(CodeMalformedJSON, "related_capture.id %q is not the refunded capture %q", capture.ID, captureID)
+			return nil, errorf(CodeInvalidField, "related_capture.id %q is not the refunded capture %q", capture.ID, captureID)
 		}
 		if p.Amount, err = paypalAmount("related_capture.amount", capture.Amount); err != nil {
 			return nil, err

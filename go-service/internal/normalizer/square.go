@@ -122,7 +122,10 @@ func (Square) fromPayment(ev squareEvent) (*pb.Payment, error) {
 		return nil, err
 	}
 	if ev.Data.ID != "" && ev.Data.ID != sp.ID {
-		return nil, errorf(CodeMalformedJSON, "data.id %q and data.object.payment.id %q name different payments", ev.Data.ID, sp.ID)
+		// Square's own published payment.created example has a data.id that
+		// is not its payment's id: the payment object is authoritative.
+		logDebug("square data.id and data.object.payment.id differ; using the payment's",
+			"data_id", ev.Data.ID, "payment_id", sp.ID, "event_id", ev.EventID)
 	}
 	amount, err := squarePaymentAmount(sp)
 	if err != nil {
