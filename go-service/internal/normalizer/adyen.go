@@ -117,7 +117,8 @@ var adyenMethod = map[string]string{
 // item's amount is that refund's amount. A producer or webhook receiver that
 // knows the payment (the synthetic producer does) may add it to
 // additionalData under these keys, in Adyen's own style (compare its
-// authorisedAmountValue/authorisedAmountCurrency); the value is in minor units.
+// authorisedAmountValue/authorisedAmountCurrency); the value is in Adyen's
+// units, as amount.value is (adyenUnits).
 const (
 	adyenOriginalValueKey    = "originalAmountValue"
 	adyenOriginalCurrencyKey = "originalAmountCurrency"

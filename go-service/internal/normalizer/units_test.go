@@ -114,3 +114,38 @@ func TestStripeZeroDecimalCurrenciesAreISO(t *testing.T) {
 		}
 	}
 }
+
+// FuzzToISO: a conversion that succeeds is exact (it converts back to the
+// gateway's amount) and never negative; one that fails says invalid_amount.
+func FuzzToISO(f *testing.F) {
+	for _, c := range []string{"MGA", "ISK", "KWD", "CLP", "IDR", "USD", "JPY"} {
+		f.Add(int64(1000), c)
+	}
+	f.Fuzz(func(t *testing.T, amount int64, currency string) {
+		if amount < 0 {
+			return // minorAmount refuses negative amounts before toISO
+		}
+		if _, ok := MinorUnits(currency); !ok {
+			return
+		}
+		for _, g := range []unitTable{stripeUnits, adyenUnits, razorpayUnits, squareUnits} {
+			got, err := g.toISO("amount", amount, currency)
+			if err != nil {
+				if CodeOf(err) != CodeInvalidAmount {
+					t.Fatalf("%s %d %s: %v", g.gateway, amount, currency, err)
+				}
+				continue
+			}
+			from, to := g.exponent(currency), isoExponent(currency)
+			back := got
+			if from > to {
+				back = got * pow10(from-to)
+			} else if from < to {
+				back = got / pow10(to-from)
+			}
+			if got < 0 || back != amount {
+				t.Fatalf("%s %d %s → %d, which is not exact", g.gateway, amount, currency, got)
+			}
+		}
+	})
+}
