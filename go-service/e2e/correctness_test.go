@@ -40,10 +40,11 @@ func adyenItem(eventCode, psp, original string, value int64, currency, date stri
 // A Stripe PaymentIntent whose first attempt fails and whose retry succeeds
 // is COMPLETED, without the failure's reason, in GetPayment and on the
 // stream; an Adyen refund in another currency than its payment is not
-// folded in, and the server says so with the record's offsets.
+// folded in, and the server says so with the record's offsets and counts it.
 func TestPaymentsComeOutRight(t *testing.T) {
 	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE, pb.Gateway_GATEWAY_ADYEN)
-	srv := startServer(t, tt)
+	port := freePort(t)
+	srv := startServer(t, tt, fmt.Sprintf("METRICS_PORT=%d", port), "GRPC_HOST=127.0.0.1")
 	client := pb.NewPaymentServiceClient(dial(t, srv.addr))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -97,5 +98,9 @@ func TestPaymentsComeOutRight(t *testing.T) {
 	}
 	if p := resp.GetPayment(); p.GetStatus() != pb.PaymentStatus_PAYMENT_STATUS_AUTHORIZED || p.GetRefunded() != nil || p.GetAmount().GetCurrency() != "EUR" {
 		t.Errorf("GetPayment after a USD refund of a EUR payment: %v refunded %v amount %v; want AUTHORIZED, nothing refunded, EUR", p.GetStatus(), p.GetRefunded(), p.GetAmount())
+	}
+	m := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if n := m[`payagg_serve_events_not_folded_total{reason="currency_mismatch"}`]; n != 1 {
+		t.Errorf("payagg_serve_events_not_folded_total{reason=\"currency_mismatch\"} = %v, want 1", n)
 	}
 }
