@@ -34,8 +34,9 @@ type unitTable struct {
 //     digit to be 0 ("round to the nearest ten"), so 5124 KWD fils cannot
 //     come from Stripe.
 //   - ISK is two-decimal in the API for backwards compatibility but
-//     effectively zero-decimal: amounts must be divisible by 100. ISO's
-//     exponent is 0, so Stripe's 500 is 5 króna = 5 ISO minor units.
+//     effectively zero-decimal: amounts must be divisible by 100 (enforced
+//     since 2023-04-14: https://support.stripe.com/questions/deprecation-of-fractional-isk-charges-and-refunds).
+//     ISO's exponent is 0, so Stripe's 500 is 5 króna = 5 ISO minor units.
 //   - HUF and TWD are two-decimal for charges (as ISO) and zero-decimal only
 //     for payouts, which are not payment events: no conversion.
 //   - UGX is in the zero-decimal list, as ISO: no conversion.
