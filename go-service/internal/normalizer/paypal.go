@@ -225,7 +225,7 @@ func (PayPal) fromRefund(ev paypalEvent, r *paypalResource) (*pb.Payment, error)
 			return nil, err
 		}
 		if total.Currency != refund.Currency {
-			return nil, errorf(CodeInvalidAmount, "total refunded is in %s but the refund is in %s", total.Currency, refund.Currency)
+			return nil, errorf(CodeInvalidCurrency, "total refunded is in %s but the refund is in %s", total.Currency, refund.Currency)
 		}
 		if total.AmountMinor < refund.AmountMinor {
 			return nil, errorf(CodeInvalidAmount, "total refunded %d is less than this refund's %d", total.AmountMinor, refund.AmountMinor)
@@ -245,7 +245,7 @@ func (PayPal) fromRefund(ev paypalEvent, r *paypalResource) (*pb.Payment, error)
 			return nil, err
 		}
 		if p.Amount.Currency != total.Currency {
-			return nil, errorf(CodeInvalidAmount, "the refund is in %s but the capture is in %s", total.Currency, p.Amount.Currency)
+			return nil, errorf(CodeInvalidCurrency, "the refund is in %s but the capture is in %s", total.Currency, p.Amount.Currency)
 		}
 		if total.AmountMinor > p.Amount.AmountMinor {
 			return nil, errorf(CodeInvalidAmount, "total refunded %d is more than the captured %d", total.AmountMinor, p.Amount.AmountMinor)

@@ -143,6 +143,7 @@ func TestPayPal(t *testing.T) {
 		{file: "refund_missing_up_link.json", wantCode: CodeMissingField},
 		{file: "refund_total_below_refund.json", wantCode: CodeInvalidAmount},
 		{file: "refund_capture_mismatch.json", wantCode: CodeInvalidField},
+		{file: "refund_capture_currency_mismatch.json", wantCode: CodeInvalidCurrency},
 		{file: "unknown_payment_event.json", wantCode: CodeUnsupportedEvent},
 		{file: "refund_failed.json", ignored: true},
 		{file: "unrelated_event.json", ignored: true},
