@@ -49,8 +49,8 @@ const (
 	completed = pb.PaymentStatus_PAYMENT_STATUS_COMPLETED
 )
 
-// Final reports whether status s ends a payment of gateway g.
-func Final(g pb.Gateway, s pb.PaymentStatus) bool {
+// isFinal reports whether status s ends a payment of gateway g.
+func isFinal(g pb.Gateway, s pb.PaymentStatus) bool {
 	statuses, ok := finalStatuses[g]
 	if !ok {
 		statuses = []pb.PaymentStatus{failed, canceled, refunded}
@@ -112,7 +112,7 @@ func Merge(cur, event *pb.Payment) (*pb.Payment, error) {
 		next.UpdatedAt = event.GetUpdatedAt()
 	}
 	fillMissing(next, event)
-	if !Final(cur.GetGateway(), cur.GetStatus()) {
+	if !isFinal(cur.GetGateway(), cur.GetStatus()) {
 		next.Status, next.FailureReason = advance(cur, event)
 	}
 	if refunded != nil && !failedOrCanceled(next.GetStatus()) {

@@ -131,11 +131,11 @@ func TestFinalityTableCoversEveryGateway(t *testing.T) {
 		if _, ok := finalStatuses[g]; !ok {
 			t.Errorf("%s has no row in finalStatuses", name)
 		}
-		if !Final(g, refunded) || !Final(g, canceled) || Final(g, completed) {
+		if !isFinal(g, refunded) || !isFinal(g, canceled) || isFinal(g, completed) {
 			t.Errorf("%s: REFUNDED and CANCELED must be final, COMPLETED not", name)
 		}
 	}
-	if Final(pb.Gateway_GATEWAY_STRIPE, failed) {
+	if isFinal(pb.Gateway_GATEWAY_STRIPE, failed) {
 		t.Error("a Stripe PaymentIntent that failed can still succeed: FAILED is not final there")
 	}
 }
