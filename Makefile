@@ -115,7 +115,6 @@ LESSONS := 02 03 04 05 06 07 08 09
 LESSON_EXTRAS := 03x 04x
 N ?=
 DIR ?=
-LESSON_CHECK := lessons/checks/bin/lessoncheck
 
 .PHONY: lesson-check lesson-check-all lesson-gen lesson-gen-check lesson-deps
 
