@@ -157,6 +157,7 @@ func explain(id string, l lesson, out string) []string {
 				problems = append(problems, h.Say)
 			}
 		}
+		problems = append(problems, buildErrors(out)...)
 		if len(problems) == 0 {
 			problems = append(problems, "your code does not compile together with the checkpoint's tests; the first errors are above (look for the names the lesson asks for)")
 		}
@@ -199,6 +200,47 @@ func explain(id string, l lesson, out string) []string {
 	}
 	if len(problems) == 0 {
 		problems = append(problems, "go test failed; see its output above")
+	}
+	return problems
+}
+
+// buildErrors names, once each, what the compiler could not find.
+func buildErrors(out string) []string {
+	var problems []string
+	seen := map[string]bool{}
+	say := func(key, msg string) {
+		if !seen[key] {
+			seen[key] = true
+			problems = append(problems, msg)
+		}
+	}
+	module := ""
+	if m := regexp.MustCompile(`(?m)^(?:FAIL\s+|# )(\S+?)/internal/`).FindStringSubmatch(out); m != nil {
+		module = m[1]
+	}
+	for _, m := range regexp.MustCompile(`no required module provides package (\S+?);`).FindAllStringSubmatch(out, -1) {
+		if module != "" && strings.HasPrefix(m[1], module+"/") {
+			say(m[1], fmt.Sprintf("package %s does not exist yet: the lesson creates it", strings.TrimPrefix(m[1], module+"/")))
+		} else {
+			say(m[1], fmt.Sprintf("go.mod does not require %s yet: `go get` it in go-service (the lesson says which version)", m[1]))
+		}
+	}
+	for _, m := range regexp.MustCompile(`(\S+): no non-test Go files in (\S+)`).FindAllStringSubmatch(out, -1) {
+		say(m[2], fmt.Sprintf("%s has no Go files yet: the lesson creates package %s there", rel(m[2]), m[1][strings.LastIndex(m[1], "/")+1:]))
+	}
+	generated := func(name string) string {
+		if strings.HasPrefix(strings.TrimPrefix(name, "*"), "pb.") {
+			return " (package pb is generated: add it to payment.proto and run buf generate)"
+		}
+		return ""
+	}
+	quotedPath := regexp.MustCompile(`"[^"]*/(\w+)"`)
+	for _, m := range regexp.MustCompile(`undefined: (\w+\.\w+)`).FindAllStringSubmatch(out, -1) {
+		say(m[1], fmt.Sprintf("%s does not exist yet: the lesson adds it%s", m[1], generated(m[1])))
+	}
+	for _, m := range regexp.MustCompile(`\(type (\S+) has no field or method (\w+)\)`).FindAllStringSubmatch(out, -1) {
+		typ := quotedPath.ReplaceAllString(m[1], "$1")
+		say(typ+m[2], fmt.Sprintf("%s has no %s yet: the lesson adds it%s", typ, m[2], generated(typ)))
 	}
 	return problems
 }
