@@ -40,7 +40,7 @@ lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
 	cd node-service && npx tsc --noEmit
 	$(BUF) lint proto
 
-test: kafka-up deps gen-check test-go test-fuzz test-ts lesson-gen-check lesson-check-all test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons and their checkpoints, broker restart
+test: kafka-up deps gen-check test-go test-fuzz test-ts lesson-gen-check lesson-test lesson-check-all test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons and their checkpoints, broker restart
 
 test-go: ## Go unit and integration tests, lesson checks (needs Kafka: make kafka-up)
 	cd go-service && REQUIRE_KAFKA=1 LESSONS_RUN=1 go test -count=1 -timeout 20m ./...
@@ -116,7 +116,7 @@ LESSON_EXTRAS := 03x 04x
 N ?=
 DIR ?=
 
-.PHONY: lesson-check lesson-check-all lesson-gen lesson-gen-check lesson-deps
+.PHONY: lesson-check lesson-check-all lesson-test lesson-gen lesson-gen-check lesson-deps
 
 lesson-deps: lessons/code/node_modules/.installed
 	@cd lessons/checks && go build -o bin/lessoncheck .
@@ -143,6 +143,11 @@ lesson-check-all: lesson-deps ## Every checkpoint passes on its own folder and f
 	    REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x && REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail && \
 	      REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail -no-probes || exit 1; \
 	  done
+
+lesson-test: ## Each lessons/code snapshot's own tests and go vet, as its learner runs them (Kafka tests need Kafka)
+	@for dir in lessons/code/*/go-service; do \
+	  (cd $$dir && go vet ./... && REQUIRE_KAFKA=1 go test -count=1 ./... | { grep -v -e '^ok' -e 'no test files' || true; }) || { echo "$$dir: tests failed"; exit 1; }; \
+	done; echo "lessons/code: every snapshot's tests pass"
 
 lesson-gen-check: lesson-deps ## Fail if a lessons/code snapshot's generated code is not what its proto/ makes
 	@cd go-service && go build -o bin/ tool
