@@ -184,9 +184,17 @@ func explain(id string, l lesson, out string) []string {
 			continue
 		}
 		said := ""
-		for _, next := range lines[i+1:] {
+		for j, next := range lines[i+1:] {
 			if mm := msgLine.FindStringSubmatch(next); mm != nil {
 				said = mm[1]
+				// A message of several lines goes on, indented deeper; keep
+				// a few of them (program output after "said:" can be long).
+				for k, more := range lines[i+2+j:] {
+					if k == 4 || !strings.HasPrefix(more, "        ") {
+						break
+					}
+					said += " / " + strings.TrimSpace(more)
+				}
 				break
 			}
 			if !strings.HasPrefix(next, "    ") || failLine.MatchString(next) {
