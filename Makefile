@@ -131,6 +131,7 @@ lesson-check: lesson-deps ## Checkpoint of lesson N (N=04) on lessons/code/N, or
 	else for n in $(LESSONS) $(LESSON_EXTRAS); do bin/lessoncheck -lesson $$n $(if $(DIR),-dir $(abspath $(DIR))) || exit 1; done; fi
 
 lesson-check-all: lesson-deps ## Every checkpoint passes on its own folder and fails on the one before (CI)
+	@cd lessons/checks && go test -count=1 .
 	@cd lessons/checks && empty=$$(mktemp -d) && trap 'rm -rf "$$empty"' EXIT && mkdir -p $$empty/go-service && \
 	  printf 'module example.com/empty/go-service\n\ngo 1.26.0\n' >$$empty/go-service/go.mod && \
 	  prev=$$empty && \
