@@ -145,9 +145,13 @@ lesson-check-all: lesson-deps ## Every checkpoint passes on its own folder and f
 	      REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail -no-probes || exit 1; \
 	  done
 
-lesson-test: ## Each lessons/code snapshot's own tests and go vet, as its learner runs them (Kafka tests need Kafka)
+lesson-test: lesson-deps ## Each lessons/code snapshot's own Go and TypeScript tests and go vet, as its learner runs them (needs Kafka)
 	@for dir in lessons/code/*/go-service; do \
 	  (cd $$dir && go vet ./... && REQUIRE_KAFKA=1 go test -count=1 ./... | { grep -v -e '^ok' -e 'no test files' || true; }) || { echo "$$dir: tests failed"; exit 1; }; \
+	done
+	@for dir in lessons/code/*/node-service; do \
+	  [ -d $$dir/test ] || continue; \
+	  (cd $$dir && node --import tsx --test test/*.test.ts >/tmp/lesson-node-test.log 2>&1) || { cat /tmp/lesson-node-test.log; echo "$$dir: tests failed"; exit 1; }; \
 	done; echo "lessons/code: every snapshot's tests pass"
 
 lesson-gen-check: lesson-deps ## Fail if a lessons/code snapshot's generated code is not what its proto/ makes
