@@ -151,7 +151,7 @@ lesson-test: lesson-deps ## Each lessons/code snapshot's own Go and TypeScript t
 	done
 	@for dir in lessons/code/*/node-service; do \
 	  [ -d $$dir/test ] || continue; \
-	  (cd $$dir && node --import tsx --test test/*.test.ts >/tmp/lesson-node-test.log 2>&1) || { cat /tmp/lesson-node-test.log; echo "$$dir: tests failed"; exit 1; }; \
+	  out=$$(cd $$dir && node --import tsx --test test/*.test.ts 2>&1) || { echo "$$out"; echo "$$dir: tests failed"; exit 1; }; \
 	done; echo "lessons/code: every snapshot's tests pass"
 
 lesson-gen-check: lesson-deps ## Fail if a lessons/code snapshot's generated code is not what its proto/ makes
