@@ -44,7 +44,7 @@ test-go: ## Go unit and integration tests, lesson checks (needs Kafka: make kafk
 	cd go-service && REQUIRE_KAFKA=1 LESSONS_RUN=1 go test -count=1 -timeout 20m ./...
 
 test-faults: kafka-up ## Fault tests that restart the local Kafka broker (run alone: they stop it)
-	cd go-service && REQUIRE_KAFKA=1 E2E_KAFKA_RESTART=1 go test -count=1 -timeout 10m -run 'TestBrokerRestartLosesNothing|TestHealthFollowsKafka' -v ./e2e
+	cd go-service && REQUIRE_KAFKA=1 E2E_KAFKA_RESTART=1 go test -count=1 -timeout 10m -run 'TestBrokerRestartLosesNothing|TestHealthFollowsKafka|TestReceiverKafkaStoppedThenRetryLands' -v ./e2e
 
 test-fuzz: ## Run every fuzz target for FUZZTIME (default 5s)
 	@cd go-service && for target in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' internal/normalizer/*_test.go | cut -d' ' -f2); do \

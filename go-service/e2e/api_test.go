@@ -745,4 +745,4 @@ func cleanEnv() []string {
 	return out
 }
 
-var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST)_|^ENV_FILE$`)
+var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|RECEIVER|PRODUCER|STRIPE|RAZORPAY|SQUARE|ADYEN|PAYPAL)_|^ENV_FILE$`)

@@ -82,7 +82,7 @@ func parse(args []string) (settings, error) {
 		if len(config.SplitList(s.topics)) == 0 {
 			return errors.New("KAFKA_TOPICS is empty: name at least one raw topic")
 		}
-		if s.addr == s.metricsAddr {
+		if s.addr == s.metricsAddr && !strings.HasSuffix(s.addr, ":0") {
 			return fmt.Errorf("RECEIVER_METRICS_ADDR=%s is RECEIVER_ADDR too: pick another", s.metricsAddr)
 		}
 		return nil
