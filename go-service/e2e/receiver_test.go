@@ -357,3 +357,52 @@ func TestReceiverKafkaStoppedThenRetryLands(t *testing.T) {
 		t.Errorf("client saw %d distinct payments with %d duplicates, want 1 and 0", client.distinct(), client.duplicates())
 	}
 }
+
+// Every environment variable `receiver -h` names is in README's "Receiver
+// settings" table, and the table names no other.
+func TestReceiverSettingsTableMatchesHelp(t *testing.T) {
+	cmd := exec.Command(filepath.Join(binDir, "receiver"), "-h")
+	cmd.Env = append(cleanEnv(), "ENV_FILE=/nonexistent")
+	help, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("receiver -h: %v", err)
+	}
+	known := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\[([A-Z][A-Z0-9]*_[A-Z0-9_]+)\]`).FindAllStringSubmatch(string(help), -1) {
+		known[m[1]] = true
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n### Receiver settings\n")
+	if !ok {
+		t.Fatal(`README.md has no "### Receiver settings" section`)
+	}
+	if i := strings.Index(section, "\n### "); i >= 0 {
+		section = section[:i]
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, m := range regexp.MustCompile("`([A-Z][A-Z0-9_]+)`").FindAllStringSubmatch(first, -1) {
+			listed[m[1]] = true
+		}
+	}
+	if len(known) < 10 {
+		t.Fatalf("receiver -h names only %d variables:\n%s", len(known), help)
+	}
+	for name := range known {
+		if !listed[name] {
+			t.Errorf("receiver -h documents %s; README's Receiver settings table does not", name)
+		}
+	}
+	for name := range listed {
+		if !known[name] {
+			t.Errorf("README's Receiver settings table lists %s; receiver -h does not", name)
+		}
+	}
+}
