@@ -1,18 +1,16 @@
 package receiver
 
-// Integration tests on real Kafka (`make kafka-up`): skipped without it,
-// unless REQUIRE_KAFKA is set.
+// Integration tests on real Kafka (`make kafka-up`), from kafkatest:
+// skipped without it, unless REQUIRE_KAFKA is set.
 
 import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,49 +19,26 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/internal/webhook"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
-
-func testKafka(t *testing.T) config.Kafka {
-	t.Helper()
-	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if bootstrap == "" {
-		bootstrap = "127.0.0.1:9092"
-	}
-	c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second)
-	if err != nil {
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			t.Fatalf("no Kafka at %s (make kafka-up): %v", bootstrap, err)
-		}
-		t.Skipf("no Kafka at %s: start one with `make kafka-up`", bootstrap)
-	}
-	c.Close()
-	return config.Kafka{BootstrapServers: bootstrap, Partitions: 3, ReplicationFactor: -1}
-}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // Every gateway, signed as the gateway signs: 200 with the gateway's reply,
 // and the exact bytes in the gateway's topic with key and headers.
 func TestAcceptedWebhooksAreStoredAsReceived(t *testing.T) {
-	k := testKafka(t)
-	prefix := fmt.Sprintf("it-receiver-%d", time.Now().UnixNano()%1e9)
+	k := kafkatest.Config(t)
+	prefix := kafkatest.Name(t, "it")
 	gateways := synthetic.Gateways()
 	var topics []string
 	for _, g := range []string{"stripe", "razorpay", "paypal", "adyen", "square"} {
 		topics = append(topics, prefix+".payments.raw."+g)
 	}
-	ctx := context.Background()
-	if err := kafka.EnsureTopics(ctx, k, topics); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !t.Failed() {
-			_ = kafka.DeleteTopics(context.Background(), k, topics)
-		}
-	})
+	kafkatest.CreateTopics(t, k, topics...)
+	kafkatest.DeleteTopicsAfter(t, k, topics...)
 	pp := newPayPalSigner(t)
 	s := Settings{
 		Topics: topics, StripeSecrets: "whsec_a,whsec_b", RazorpaySecrets: "rzp", SquareKeys: "sq",
@@ -123,7 +98,7 @@ func TestAcceptedWebhooksAreStoredAsReceived(t *testing.T) {
 		sent[name] = rec
 	}
 	for name, rec := range sent {
-		m := readOne(t, k, prefix+".payments.raw."+name)
+		m := kafkatest.Consume(t, k, prefix+".payments.raw."+name, 1, 30*time.Second)[0]
 		if !bytes.Equal(m.Value, rec.Value) {
 			t.Errorf("%s: stored bytes differ from those received", name)
 		}
@@ -167,26 +142,6 @@ func TestKafkaUnavailableAnswers503(t *testing.T) {
 	if got := counter(m.acceptedTotal.WithLabelValues("stripe")); got != 0 {
 		t.Fatalf("accepted{stripe} = %v, want 0", got)
 	}
-}
-
-func readOne(t *testing.T, k config.Kafka, topic string) *ckafka.Message {
-	t.Helper()
-	c, err := ckafka.NewConsumer(kafka.ConfigMap(k, ckafka.ConfigMap{"group.id": topic + "-reader", "auto.offset.reset": "earliest", "enable.auto.commit": false}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Subscribe(topic, nil); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m, err := c.ReadMessage(200 * time.Millisecond); err == nil {
-			return m
-		}
-	}
-	t.Fatalf("nothing in %s", topic)
-	return nil
 }
 
 // payPalSigner stands in for PayPal: a generated CA and an in-memory fetcher.
