@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -404,5 +405,61 @@ func TestReceiverSettingsTableMatchesHelp(t *testing.T) {
 		if !known[name] {
 			t.Errorf("README's Receiver settings table lists %s; receiver -h does not", name)
 		}
+	}
+}
+
+// SIGTERM while a webhook waits for Kafka: the receiver stops taking new
+// connections, answers the one in flight (503 here: its Kafka is a closed
+// port) and exits 0.
+func TestReceiverShutdownFinishesInFlight(t *testing.T) {
+	rcv := startReceiver(t, "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:"+strconv.Itoa(freePort(t)), "RECEIVER_KAFKA_TIMEOUT=5",
+		"KAFKA_TOPICS=it-shutdown.payments.raw.stripe", "STRIPE_WEBHOOK_SECRET=whsec_e2e")
+	body := []byte(`{"id":"evt_inflight","type":"payment_intent.succeeded"}`)
+	hdr := http.Header{"Stripe-Signature": {webhook.SignStripe(body, time.Now(), []byte("whsec_e2e"))}}
+	type answer struct {
+		status int
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, rcv.url+"/webhooks/stripe", bytes.NewReader(body))
+		req.Header = hdr
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		resp.Body.Close()
+		answered <- answer{status: resp.StatusCode}
+	}()
+	eventually(t, 10*time.Second, "a request in flight", func() bool {
+		return sumSeries(scrape(t, rcv.metricsURL+"/metrics"), "payagg_receiver_requests_in_flight") == 1
+	})
+	if err := rcv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "new connections refused", func() bool {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(rcv.url, "http://"), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	a := <-answered
+	if a.err != nil || a.status != http.StatusServiceUnavailable {
+		t.Fatalf("the request in flight got %d, %v; want its 503", a.status, a.err)
+	}
+	select {
+	case err := <-rcv.done:
+		rcv.done <- err
+		if err != nil {
+			t.Fatalf("receiver exited with %v\n%s", err, rcv.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("receiver still running after SIGTERM\n%s", rcv.out.String())
+	}
+	if !strings.Contains(rcv.out.String(), "[RECEIVER] Stopped") {
+		t.Errorf("no Stopped line:\n%s", rcv.out.String())
 	}
 }

@@ -12,6 +12,7 @@ type Metrics struct {
 	refusedTotal  *prometheus.CounterVec
 	unstoredTotal *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
+	inFlight      prometheus.Gauge
 }
 
 // NewMetrics registers the receiver's metrics on reg (nil: not registered,
@@ -35,9 +36,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "From a request's arrival to its 2xx (verification and Kafka's acknowledgement), by gateway.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}, []string{"gateway"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "payagg", Name: "receiver_requests_in_flight",
+			Help: "Webhook requests being handled now (a shutdown waits for them).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.acceptedTotal, m.refusedTotal, m.unstoredTotal, m.latency)
+		reg.MustRegister(m.acceptedTotal, m.refusedTotal, m.unstoredTotal, m.latency, m.inFlight)
 	}
 	return m
 }

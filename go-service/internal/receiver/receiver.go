@@ -84,6 +84,8 @@ const (
 
 func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	start := h.opts.Now()
+	h.opts.Metrics.inFlight.Inc()
+	defer h.opts.Metrics.inFlight.Dec()
 	name := r.PathValue("gateway")
 	if g, known := normalizer.ParseGateway(name); !known || normalizer.GatewayName(g) != name {
 		h.refuse(w, r, "unknown", http.StatusNotFound, reasonUnknownGateway, "no such gateway: the paths are /webhooks/stripe, razorpay, paypal, adyen and square")
