@@ -142,12 +142,18 @@ type CertSource struct {
 	ExtraHost string
 	Now       func() time.Time // nil: time.Now
 
-	mu    sync.Mutex
-	cache map[string]*x509.Certificate
+	mu       sync.Mutex
+	cache    map[string]*x509.Certificate
+	fetching chan struct{} // bounds concurrent downloads
 }
 
 // maxCachedCerts bounds the cache: PayPal uses a handful of certificates.
 const maxCachedCerts = 64
+
+// maxConcurrentFetches bounds the downloads in progress: the URL comes from
+// an unauthenticated request, so a flood of made-up PayPal URLs must not turn
+// into as many outbound connections.
+const maxConcurrentFetches = 4
 
 // maxCertBytes bounds a certificate download.
 const maxCertBytes = 64 << 10
@@ -225,7 +231,19 @@ func (c *CertSource) Certificate(ctx context.Context, rawURL string) (*x509.Cert
 	if fetch == nil {
 		fetch = httpsFetcher(roots)
 	}
+	c.mu.Lock()
+	if c.fetching == nil {
+		c.fetching = make(chan struct{}, maxConcurrentFetches)
+	}
+	slots := c.fetching
+	c.mu.Unlock()
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("fetch: too many certificate downloads in progress: %w", ctx.Err())
+	}
 	pemBytes, err := fetch(ctx, key)
+	<-slots
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -203,4 +205,44 @@ func TestPayPalDevelopmentCAOverHTTPS(t *testing.T) {
 	wantReason(t, off.Verify(h, []byte(paypalBody)), ReasonCertificate)
 	hostOnly := PayPal{WebhookIDs: []string{paypalWebhookID}, Certs: NewCertSource("", host)}
 	wantReason(t, hostOnly.Verify(h, []byte(paypalBody)), ReasonCertificate) // the system roots don't know the CA
+}
+
+// Certificate URLs come from unauthenticated requests: however many arrive
+// at once, only a few downloads run at a time.
+func TestPayPalCertificateDownloadsAreBounded(t *testing.T) {
+	f := newPayPalFixture(t)
+	var inside, most atomic.Int64
+	release := make(chan struct{})
+	f.certs.Fetch = func(ctx context.Context, u string) ([]byte, error) {
+		n := inside.Add(1)
+		defer inside.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		<-release
+		return nil, errors.New("404")
+	}
+	const callers = 3 * maxConcurrentFetches
+	done := make(chan struct{}, callers)
+	for i := range callers {
+		go func() {
+			_, _ = f.certs.Certificate(context.Background(), "https://api.paypal.com/made-up/"+strconv.Itoa(i))
+			done <- struct{}{}
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inside.Load() < maxConcurrentFetches && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	runtime.Gosched()
+	close(release)
+	for range callers {
+		<-done
+	}
+	if got := most.Load(); got != maxConcurrentFetches {
+		t.Fatalf("%d downloads ran at once, want at most (and here exactly) %d", got, maxConcurrentFetches)
+	}
 }
