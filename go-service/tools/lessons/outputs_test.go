@@ -1,0 +1,432 @@
+package lessons
+
+import (
+	"fmt"
+	"go/scanner"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/money"
+)
+
+// An example output is a fenced block that shows what a program prints. Each
+// one is tied to what produces it, on the line before the block:
+//
+//	<!-- expect -->              after a <!-- run --> block: that block's real output
+//	                             (checked with LESSONS_RUN=1, see run_test.go)
+//	<!-- output: lines -->       lines our code prints, each checked against it (below)
+//	<!-- output: unchecked: why -->  another program's output (grpcurl, kcat, the go
+//	                             tool, a stack dump), or figures from one machine: said
+//	                             so, and counted, not checked
+//
+// In an "output: lines" block every line must be one of:
+//
+//	...                                 any lines (also "...." or blank)
+//	[LOG] Payment: id | $5.00 USD | STRIPE | COMPLETED
+//	                                    the client's line: the amount is re-formatted by
+//	                                    node-service/src/format.ts (via npx tsx) from its
+//	                                    digits and must read the same; gateway and status
+//	                                    must be the contract's names
+//	[PRODUCER] Sent: key | stripe | $5.00   the amount re-formatted by internal/money
+//	=== RUN / --- PASS: / --- FAIL: TestX   a test that exists in go-service or node-service
+//	ok  <pkg> ... / FAIL <pkg> ...      a package that exists
+//	anything else, e.g. "[SERVER] Client connected peer=... stream=1" or
+//	"server: GRPC_PORT=...: want a whole number from 0 to 65535"
+//	                                    its message (for a [PREFIX] line, the text up to the
+//	                                    first " key=") must match a string literal of the Go,
+//	                                    TypeScript or shell sources, where a format verb (%s,
+//	                                    %d, ...) or ${...} in the source and "..." in the lesson
+//	                                    stand for any text; for a line without a prefix it
+//	                                    is enough that the line ends with such a literal after
+//	                                    a ": " (errors are wrapped: "server: <setting>: <why>")
+//
+// A fenced block looks like output, and must carry one of these markers, when
+// a line of it starts with a course prefix ("[SERVER] ", "[LOG] ", ...), "$ ",
+// "ok  ", "=== RUN", "--- PASS", "--- FAIL", or a binary's error prefix
+// ("server: ", "producer: ", "client: ", ...). Blocks quoting code (from:) or
+// running it (run) are not output.
+const (
+	outputLines     = "lines"
+	outputUnchecked = "unchecked"
+)
+
+var (
+	outputMarker = regexp.MustCompile(`^<!-- output: (lines|unchecked: .+) -->$`)
+	anyMarker    = regexp.MustCompile(`^<!-- (from: .*|run(: server)?|expect|output: .*) -->$`)
+	looksLike    = regexp.MustCompile(`^(\[[A-Z]+\] |\$ |ok  |=== RUN|--- (PASS|FAIL)|(server|producer|receiver|replay|client|demo): )`)
+)
+
+type outputBlock struct {
+	where  string
+	kind   string // "expect", "lines", "unchecked"
+	reason string
+	lines  []string
+}
+
+// outputBlocks returns every marked output block, and reports each fenced
+// block that looks like output but carries no marker.
+func outputBlocks(t *testing.T) []outputBlock {
+	var out []outputBlock
+	for _, file := range lessonFiles(t) {
+		doc, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Split(string(doc), "\n")
+		for i := 0; i < len(text); i++ {
+			if !strings.HasPrefix(text[i], "```") {
+				continue
+			}
+			where := fmt.Sprintf("%s:%d", filepath.Base(file), i+1)
+			start, end, err := fence(text, i)
+			if err != nil {
+				t.Errorf("%s: %v", where, err)
+				break
+			}
+			marker := previousMarker(text, i)
+			body := text[start:end]
+			i = end
+			switch m := outputMarker.FindStringSubmatch(marker); {
+			case marker == "<!-- expect -->":
+				out = append(out, outputBlock{where: where, kind: "expect", lines: body})
+			case m != nil && m[1] == outputLines:
+				out = append(out, outputBlock{where: where, kind: outputLines, lines: body})
+			case m != nil:
+				out = append(out, outputBlock{where: where, kind: outputUnchecked, reason: strings.TrimPrefix(m[1], "unchecked: "), lines: body})
+			case anyMarker.MatchString(marker):
+				// quoted or runnable code
+			default:
+				if line, ok := looksLikeOutput(body); ok {
+					t.Errorf("%s: this block looks like program output (%q) but says nothing of what prints it: "+
+						"put <!-- output: lines --> (checked against the code), <!-- expect --> after a <!-- run --> block, "+
+						"or <!-- output: unchecked: <why> --> on the line before it (see outputs_test.go)", where, line)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// previousMarker is the nearest non-blank line above line i, if it is an
+// HTML comment.
+func previousMarker(text []string, i int) string {
+	for j := i - 1; j >= 0; j-- {
+		if s := strings.TrimSpace(text[j]); s != "" {
+			if strings.HasPrefix(s, "<!--") {
+				return s
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+func looksLikeOutput(body []string) (string, bool) {
+	for _, l := range body {
+		if looksLike.MatchString(l) {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+func TestOutputsAreTiedToTheirProducers(t *testing.T) {
+	blocks := outputBlocks(t)
+	src := loadSources(t)
+	counts := map[string]int{}
+	var payments []paymentCheck
+	for _, b := range blocks {
+		counts[b.kind]++
+		if b.kind != outputLines {
+			continue
+		}
+		for k, line := range b.lines {
+			where := fmt.Sprintf("%s+%d", b.where, k+1)
+			p, err := src.check(line)
+			if err != nil {
+				t.Errorf("%s: %q: %v", where, line, err)
+			}
+			if p != nil {
+				p.where = where
+				payments = append(payments, *p)
+			}
+		}
+	}
+	checkPaymentLines(t, payments)
+	t.Logf("%d output blocks checked against the code, %d checked by running their commands (LESSONS_RUN=1), %d declared unchecked",
+		counts[outputLines], counts["expect"], counts[outputUnchecked])
+}
+
+// sources holds what the code can print: its string literals as patterns,
+// and the names of its tests and packages.
+type sources struct {
+	literals []*regexp.Regexp
+	raw      []string // the literals, a wildcard where the source has a verb
+	tests    map[string]bool
+	packages map[string]bool
+}
+
+var (
+	goVerb      = regexp.MustCompile(`%[-+# 0-9.*\[\]]*[a-zA-Z%]`)
+	tsTemplate  = regexp.MustCompile(`\$\{[^}]*\}`)
+	shellVar    = regexp.MustCompile(`\$(\{[^}]*\}|\([^)]*\)|[A-Za-z_*@0-9]+)`)
+	tsString    = regexp.MustCompile("\"(?:[^\"\\\\\\n]|\\\\.)*\"|'(?:[^'\\\\\\n]|\\\\.)*'|`(?:[^`\\\\]|\\\\.)*`")
+	shString    = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	testFunc    = regexp.MustCompile(`(?m)^func (Test\w+|Fuzz\w+)\(`)
+	nodeTest    = regexp.MustCompile(`(?:test|describe|it)\(\s*"([^"]+)"`)
+	wildcard    = "\x00"
+	placeholder = regexp.MustCompile(`\.{3,}|…`)
+)
+
+func loadSources(t *testing.T) *sources {
+	t.Helper()
+	s := &sources{tests: map[string]bool{}, packages: map[string]bool{}}
+	var fixed []string
+	add := func(lit string) {
+		if len(strings.TrimSpace(strings.ReplaceAll(lit, wildcard, ""))) < 4 {
+			return // too short to say anything
+		}
+		fixed = append(fixed, lit)
+	}
+	walk := func(dir string, fn func(path string, src []byte)) {
+		err := filepath.WalkDir(filepath.Join(repo, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "gen" || d.Name() == "pb" || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			if d.IsDir() {
+				return nil
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			fn(path, src)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	walk("go-service", func(path string, src []byte) {
+		switch {
+		case strings.HasSuffix(path, ".go"):
+			for _, m := range testFunc.FindAllSubmatch(src, -1) {
+				s.tests[string(m[1])] = true
+			}
+			s.packages[filepath.ToSlash(filepath.Dir(strings.TrimPrefix(path, filepath.Join(repo, "go-service")+string(filepath.Separator))))] = true
+			for _, lit := range goLiterals(src) {
+				add(goVerb.ReplaceAllString(lit, wildcard))
+			}
+		case strings.HasSuffix(path, ".sh"):
+			for _, lit := range shString.FindAll(src, -1) {
+				add(shellVar.ReplaceAllString(strings.Trim(string(lit), `"`), wildcard))
+			}
+		}
+	})
+	for _, dir := range []string{"node-service/src", "node-service/test"} {
+		walk(dir, func(path string, src []byte) {
+			if !strings.HasSuffix(path, ".ts") {
+				return
+			}
+			for _, m := range nodeTest.FindAllSubmatch(src, -1) {
+				s.tests[string(m[1])] = true
+			}
+			for _, lit := range tsString.FindAll(src, -1) {
+				body := string(lit[1 : len(lit)-1])
+				if lit[0] == '`' {
+					body = tsTemplate.ReplaceAllString(body, wildcard)
+				} else if u, err := strconv.Unquote(`"` + strings.ReplaceAll(body, `"`, `\"`) + `"`); err == nil {
+					body = u
+				}
+				add(body)
+			}
+		})
+	}
+	for _, lit := range fixed {
+		parts := strings.Split(lit, wildcard)
+		for i, p := range parts {
+			parts[i] = regexp.QuoteMeta(p)
+		}
+		re, err := regexp.Compile("^" + strings.Join(parts, ".*") + "$")
+		if err != nil {
+			continue
+		}
+		s.literals = append(s.literals, re)
+		s.raw = append(s.raw, lit)
+	}
+	return s
+}
+
+// goLiterals returns the Go source's string literals, unquoted.
+func goLiterals(src []byte) []string {
+	var out []string
+	fset := token.NewFileSet()
+	var sc scanner.Scanner
+	sc.Init(fset.AddFile("", fset.Base(), len(src)), src, nil, 0)
+	for {
+		_, tok, lit := sc.Scan()
+		if tok == token.EOF {
+			return out
+		}
+		if tok == token.STRING {
+			if u, err := strconv.Unquote(lit); err == nil {
+				out = append(out, u)
+			}
+		}
+	}
+}
+
+var (
+	prefixed    = regexp.MustCompile(`^\[([A-Z]+)\] (?:(?:WARN|ERROR): )?(.*)$`)
+	firstAttr   = regexp.MustCompile(` [a-z_.]+=`)
+	paymentLine = regexp.MustCompile(`^\[LOG\] Payment: (\S+) \| (.+) ([A-Z]{3}) \| ([A-Z_]+) \| ([A-Z_]+)$`)
+	sentLine    = regexp.MustCompile(`^\[PRODUCER\] Sent: (\S+) \| ([a-z]+) \| (\S+)(.*)$`)
+	goTestLine  = regexp.MustCompile(`^\s*(?:=== (?:RUN|PAUSE|CONT|NAME)\s+|--- (?:PASS|FAIL|SKIP): )([^/\s]+)`)
+	pkgLine     = regexp.MustCompile("^(?:ok|FAIL|\\?)\\s+github\\.com/paymentgateway/aggregator/go-service/(\\S+)")
+	amountText  = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?`)
+	gateways    = map[string]bool{"STRIPE": true, "RAZORPAY": true, "PAYPAL": true, "ADYEN": true, "SQUARE": true}
+	statuses    = map[string]bool{"PENDING": true, "COMPLETED": true, "FAILED": true, "REFUNDED": true}
+)
+
+// paymentCheck is a "[LOG] Payment:" line's amount, to be re-formatted by the
+// client's own code.
+type paymentCheck struct {
+	where, shown, currency string
+	minor                  string
+}
+
+// check tests one line of an "output: lines" block. A "[LOG] Payment:" line
+// comes back to be checked with the other ones in a single node process.
+func (s *sources) check(line string) (*paymentCheck, error) {
+	line = strings.TrimRight(line, " ")
+	if strings.TrimSpace(line) == "" || placeholder.ReplaceAllString(strings.TrimSpace(line), "") == "" {
+		return nil, nil
+	}
+	if m := paymentLine.FindStringSubmatch(line); m != nil {
+		if !gateways[m[4]] || !statuses[m[5]] {
+			return nil, fmt.Errorf("gateway %s or status %s is not a name of the contract", m[4], m[5])
+		}
+		if placeholder.MatchString(m[2]) {
+			return nil, nil
+		}
+		digits := amountText.FindString(m[2])
+		if digits == "" {
+			return nil, fmt.Errorf("no amount in %q", m[2])
+		}
+		return &paymentCheck{shown: m[2], currency: m[3], minor: strings.Replace(digits, ".", "", 1)}, nil
+	}
+	if m := sentLine.FindStringSubmatch(line); m != nil && !placeholder.MatchString(m[3]) {
+		digits := amountText.FindString(m[3])
+		minor, err := strconv.ParseInt(strings.Replace(digits, ".", "", 1), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("no amount in %q", m[3])
+		}
+		for _, cur := range []string{"USD", "INR", "EUR", "GBP", "JPY", "KWD"} {
+			if money.Format(minor, cur) == m[3] {
+				return nil, nil
+			}
+		}
+		return nil, fmt.Errorf("internal/money formats %s as none of the course's currencies would print it (%s, ...)", m[3], money.Format(minor, "USD"))
+	}
+	if m := goTestLine.FindStringSubmatch(line); m != nil {
+		if !s.tests[m[1]] {
+			return nil, fmt.Errorf("no test %s in go-service", m[1])
+		}
+		return nil, nil
+	}
+	if m := pkgLine.FindStringSubmatch(line); m != nil {
+		if !s.packages[m[1]] {
+			return nil, fmt.Errorf("no package go-service/%s", m[1])
+		}
+		return nil, nil
+	}
+	if m := prefixed.FindStringSubmatch(line); m != nil {
+		msg := m[2]
+		if loc := firstAttr.FindStringIndex(msg); loc != nil {
+			msg = msg[:loc[0]]
+		}
+		if s.matches(msg) || s.matches(m[2]) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("the code prints no such message: %q", msg)
+	}
+	for rest := line; ; {
+		if s.matches(rest) {
+			return nil, nil
+		}
+		_, after, ok := strings.Cut(rest, ": ")
+		if !ok {
+			return nil, fmt.Errorf("the code prints no such line (nor does it end with one of its messages)")
+		}
+		rest = after
+	}
+}
+
+// matches reports whether some literal of the sources reads as text, where
+// "..." in text may stand for anything.
+func (s *sources) matches(text string) bool {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return false
+	}
+	elided := placeholder.MatchString(text)
+	shown := regexp.MustCompile("^" + placeholder.ReplaceAllString(regexp.QuoteMeta(text), ".*") + "$")
+	short := placeholder.ReplaceAllString(text, "")
+	for i, re := range s.literals {
+		if re.MatchString(text) {
+			return true
+		}
+		// "..." in the lesson stands for what the source leaves open, or for
+		// some of its fixed text: either way the rest must fit.
+		if elided && (re.MatchString(short) || shown.MatchString(s.raw[i])) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPaymentLines re-formats every "[LOG] Payment:" amount with the
+// client's formatMoney, in one node process.
+func checkPaymentLines(t *testing.T, payments []paymentCheck) {
+	t.Helper()
+	if len(payments) == 0 {
+		return
+	}
+	tsx := filepath.Join(repo, "node-service", "node_modules", ".bin", "tsx")
+	if _, err := os.Stat(tsx); err != nil {
+		if os.Getenv("LESSONS_RUN") != "" || os.Getenv("CI") != "" {
+			t.Fatalf("%d [LOG] Payment: lines need node-service's tsx to check their amounts: run make deps", len(payments))
+		}
+		t.Logf("not checking %d [LOG] Payment: amounts: no node-service/node_modules (make deps)", len(payments))
+		return
+	}
+	var script strings.Builder
+	script.WriteString(`import { formatMoney } from "./src/format";` + "\n")
+	for _, p := range payments {
+		fmt.Fprintf(&script, "console.log(formatMoney(%sn, %q));\n", p.minor, p.currency)
+	}
+	cmd := exec.Command(tsx, "-e", script.String())
+	cmd.Dir = filepath.Join(repo, "node-service")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("formatMoney via tsx: %v\n%s", err, out)
+	}
+	got := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(got) != len(payments) {
+		t.Fatalf("formatMoney via tsx printed %d lines for %d amounts:\n%s", len(got), len(payments), out)
+	}
+	for i, p := range payments {
+		if got[i] != p.shown {
+			t.Errorf("%s: the client prints %q %s, the lesson shows %q %s", p.where, got[i], p.currency, p.shown, p.currency)
+		}
+	}
+}
