@@ -419,20 +419,21 @@ func TestSharedModeRebalanceLosesNothing(t *testing.T) {
 // topics' goroutines. The shared consumer's revoke must hand them over
 // before it waits for in-flight records; otherwise it waits for records no
 // goroutine has, gives up after DrainTimeout ("still unacknowledged") and
-// gives the partitions away uncommitted. The callback is called here as
-// Poll would call it at that moment.
+// gives the partitions away uncommitted. Both modes run the same feed; the
+// shared one, with many topics in a batch, is the one that shows it. The
+// callback is called here as Poll would call it at that moment.
 func TestSharedRevokeHandsOverPolledRecordsFirst(t *testing.T) {
 	f := newFixture(t)
 	warned := &warnings{}
 	opts := f.options(ModeShared, 0)
 	opts.DrainTimeout = 10 * time.Second
 	in := New(opts, f.producer, slog.New(warned))
-	c, err := in.newConsumer()
+	c, err := in.newConsumer("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sc := newSharedConsumer(in, c)
+	sc := newFeed(in, c, f.rawTopics())
 	workers := sc.startWorkers(context.Background())
 	defer sc.stopWorkers(workers)
 
