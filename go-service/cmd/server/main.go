@@ -36,6 +36,7 @@ type settings struct {
 	dlq           string
 	groupID       string
 	consumerMode  string
+	instanceID    string
 	host          string
 	port          int
 	metricsPort   int
@@ -72,6 +73,7 @@ func parse(args []string) (settings, error) {
 	set.String(&s.dlq, "dlq-topic", "KAFKA_DLQ_TOPIC", config.DLQTopic, "dead-letter topic: records that cannot become a payment, with the reason in headers")
 	set.String(&s.groupID, "group-id", "KAFKA_GROUP_ID", "payment-aggregator", "consumer group of the ingest stage; instances in one group share the raw partitions")
 	set.String(&s.consumerMode, "consumer-mode", "INGEST_CONSUMER_MODE", "per-topic", "per-topic (one Kafka consumer per raw topic) or shared (one consumer for all raw topics, a goroutine per topic: fewer threads)")
+	set.String(&s.instanceID, "instance-id", "INGEST_INSTANCE_ID", "", "static group member id of this instance (Kafka's group.instance.id), so that a restart takes its partitions back at once; empty means <host name>-<gRPC port>. Two running instances must not share it")
 	set.String(&s.host, "host", "GRPC_HOST", "", "interface the gRPC and metrics servers listen on; empty means all")
 	set.Int(&s.port, "port", "GRPC_PORT", 50051, 0, 65535, "gRPC port; 0 picks a free one")
 	set.Int(&s.maxStreams, "max-streams", "GRPC_MAX_STREAMS", grpcserver.DefaultMaxStreams, 1, 1000000, "StreamPayments calls served at once; more are refused with RESOURCE_EXHAUSTED")
@@ -89,6 +91,9 @@ func parse(args []string) (settings, error) {
 		}
 		if s.consumerMode != "per-topic" && s.consumerMode != "shared" {
 			return fmt.Errorf("INGEST_CONSUMER_MODE=%q: want per-topic or shared", s.consumerMode)
+		}
+		if err := ingest.CheckInstanceID(s.instanceID); err != nil {
+			return fmt.Errorf("INGEST_INSTANCE_ID=%w", err)
 		}
 		if s.metricsPort != 0 && s.metricsPort == s.port {
 			return fmt.Errorf("METRICS_PORT=%d is the gRPC port too: pick another", s.metricsPort)
@@ -145,6 +150,9 @@ func run(args []string) error {
 			}
 			return false, err.Error()
 		}
+		if why := ingester.Problem(); why != "" {
+			return false, why
+		}
 		if !ingester.Assigned() {
 			return false, "ingest consumers have no partitions assigned yet"
 		}
@@ -169,14 +177,16 @@ func run(args []string) error {
 		})
 		observer = m
 		ingestOpts.OnRecord = m.OnRecord
+		ingestOpts.OnDeliveryFailure = m.DeliveryFailed
 	}
-	ingester = ingest.New(ingestOpts, producer, log)
-	svc := grpcserver.NewService(hub, ingester, log, grpcserver.WithMaxStreams(s.maxStreams), grpcserver.WithObserver(observer))
-
 	lis, err := net.Listen("tcp", net.JoinHostPort(s.host, strconv.Itoa(s.port)))
 	if err != nil {
 		return fmt.Errorf("GRPC_PORT=%d: %w", s.port, err)
 	}
+	ingestOpts.InstanceID = instanceID(s.instanceID, lis)
+	ingester = ingest.New(ingestOpts, producer, log)
+	svc := grpcserver.NewService(hub, ingester, log, grpcserver.WithMaxStreams(s.maxStreams), grpcserver.WithObserver(observer))
+
 	var ms *metrics.Server
 	if m != nil {
 		if ms, err = m.Listen(net.JoinHostPort(s.host, strconv.Itoa(s.metricsPort))); err != nil {
@@ -238,6 +248,19 @@ func run(args []string) error {
 	st := &ingester.Stats
 	log.Info(fmt.Sprintf("Stopped. Ingested %d record(s): %d payment(s), %d to DLQ, %d skipped", st.In.Load(), st.Payments.Load(), st.DLQ.Load(), st.Skipped.Load()), "component", "SERVER")
 	return runErr
+}
+
+// instanceID is the static group member id: the setting, else the host
+// name and the port the gRPC server listens on.
+func instanceID(setting string, lis net.Listener) string {
+	if setting != "" {
+		return setting
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return ingest.DefaultInstanceID(host, lis.Addr().(*net.TCPAddr).Port)
 }
 
 // describeSecurity is the listening line's suffix: nothing for the course's

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +57,15 @@ func Consumers(mode string, topics int) int {
 	return topics
 }
 
+// Outcome is what became of a raw record.
+type Outcome string
+
+const (
+	OutcomePayment Outcome = "payment" // one or more payments
+	OutcomeSkipped Outcome = "skipped" // an event that carries no payment change
+	OutcomeDLQ     Outcome = "dlq"     // dead-lettered, with a normalizer.Code
+)
+
 // Options configure the ingest stage.
 type Options struct {
 	Kafka   config.Kafka
@@ -73,17 +83,17 @@ type Options struct {
 	// DrainTimeout bounds how long shutdown waits for in-flight records.
 	DrainTimeout time.Duration
 	// InstanceID, if set, makes each consumer a static group member
-	// (group.instance.id): it and, in per-topic mode, "/<topic>". Two
+	// (group.instance.id): it and, in per-topic mode, "-<topic>". Two
 	// running instances must never share it (they would fence each other).
 	InstanceID string
 	// OnDeliveryFailure, if set, learns every failed delivery: the topic
 	// and the Kafka error code. Like OnRecord, it must be fast.
 	OnDeliveryFailure func(topic, code string)
 	// OnRecord, if set, learns the outcome of every raw record: its gateway
-	// ("" if unknown), its DLQ code ("" if it became payments, "skipped" if
-	// it carried no payment change) and how long normalizing took. Metrics
-	// hang here; it must be fast and safe for concurrent use.
-	OnRecord func(gateway, code string, took time.Duration)
+	// ("" if unknown), what became of it, its DLQ code if it was
+	// dead-lettered, and how long normalizing took. Metrics hang here; it
+	// must be fast and safe for concurrent use.
+	OnRecord func(gateway string, outcome Outcome, code normalizer.Code, took time.Duration)
 }
 
 // Ingester runs the ingest stage.
@@ -153,7 +163,7 @@ func (in *Ingester) feeds() []feedSpec {
 	for _, t := range in.opts.Topics {
 		id := ""
 		if in.opts.InstanceID != "" {
-			id = in.opts.InstanceID + "/" + t
+			id = in.opts.InstanceID + "-" + t
 		}
 		out = append(out, feedSpec{topics: []string{t}, instanceID: id})
 	}
@@ -321,6 +331,19 @@ func (in *Ingester) deliveryFailed(topic string, err error) {
 		}
 		in.opts.OnDeliveryFailure(topic, code)
 	}
+}
+
+// Problem says why the stage cannot do its work, "" if it can: the
+// producer failed for good, or records are failing to be delivered.
+// Readiness includes it.
+func (in *Ingester) Problem() string {
+	if err := in.producer.Fatal(); err != nil {
+		return "producer failed for good: " + err.Error()
+	}
+	if n := in.undeliverable.Load(); n > 0 {
+		return fmt.Sprintf("%d record(s) failed delivery and are being retried", n)
+	}
+	return ""
 }
 
 // Undeliverable returns how many records this stage is retrying after a
@@ -503,9 +526,37 @@ func (in *Ingester) observe(rec normalizer.Record, payments []*pb.Payment, err e
 	if len(payments) > 0 {
 		gateway = normalizer.GatewayName(payments[0].GetGateway())
 	}
-	code := string(normalizer.CodeOf(err))
-	if errors.Is(err, normalizer.ErrIgnored) {
-		code = "skipped"
+	switch {
+	case err == nil:
+		in.opts.OnRecord(gateway, OutcomePayment, "", took)
+	case errors.Is(err, normalizer.ErrIgnored):
+		in.opts.OnRecord(gateway, OutcomeSkipped, "", took)
+	default:
+		in.opts.OnRecord(gateway, OutcomeDLQ, normalizer.CodeOf(err), took)
 	}
-	in.opts.OnRecord(gateway, code, took)
+}
+
+// instanceIDChars are the characters Kafka allows in a group.instance.id.
+var instanceIDChars = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// CheckInstanceID returns an error when Kafka would refuse id as a
+// group.instance.id ("" is fine: the default is used).
+func CheckInstanceID(id string) error {
+	if id == "" || (instanceIDChars.MatchString(id) && len(id) <= 200) {
+		return nil
+	}
+	return fmt.Errorf("%q: use at most 200 letters, digits, '.', '_' and '-'", id)
+}
+
+// DefaultInstanceID is the instance id of a server listening on port of
+// host: stable across restarts of one instance, and never the same for two
+// instances running at once (two cannot listen on one port of one host).
+func DefaultInstanceID(host string, port int) string {
+	safe := strings.Map(func(r rune) rune {
+		if r < 0x80 && instanceIDChars.MatchString(string(r)) {
+			return r
+		}
+		return '-'
+	}, host)
+	return fmt.Sprintf("%s-%d", safe, port)
 }

@@ -4,7 +4,9 @@ package ingest
 // Without Kafka they are skipped, unless REQUIRE_KAFKA is set.
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -487,4 +489,120 @@ func (w *warnings) messages() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.msgs)
+}
+
+// A raw record under 1 MiB whose text holds invalid UTF-8 normalizes to a
+// payment three times its size (each bad byte becomes U+FFFD, three
+// bytes), more than the producer's message.max.bytes. It goes to the DLQ as
+// too_large, and the partition moves on: the record after it is ingested
+// and its offset committed.
+func TestPaymentTooLargeForKafkaIsDeadLetteredAndPartitionMovesOn(t *testing.T) {
+	f := newFixture(t)
+	topic := f.raw[pb.Gateway_GATEWAY_STRIPE]
+	invalid := func(n int) []byte { return bytes.Repeat([]byte{0xff}, n) }
+	values := [][]byte{
+		stripeSucceeded(t, invalid(900_000), ""), // payment ≈ 2.7 MB
+		stripeSucceeded(t, nil, ""),
+	}
+	for i, v := range values {
+		m := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: 0}, Key: []byte(fmt.Sprint(i)), Value: v,
+			Headers: []ckafka.Header{{Key: "gateway", Value: []byte("stripe")}}}
+		if err := f.producer.SendSync(context.Background(), m); err != nil {
+			t.Fatalf("raw record %d (%d bytes): %v", i, len(v), err)
+		}
+	}
+	r := f.start(ModePerTopic, 0)
+	c := f.admin()
+	f.waitOutputs(c, int64(len(values)), 60*time.Second)
+	r.shutdown(t)
+	committed, err := c.Committed([]ckafka.TopicPartition{{Topic: &topic, Partition: 0}}, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(committed[0].Offset); got != int64(len(values)) {
+		t.Errorf("committed offset %d, want %d: the partition did not move past the record", got, len(values))
+	}
+	if got := f.count(c, f.normalized); got != 1 {
+		t.Errorf("normalized holds %d payments, want 1", got)
+	}
+	dead := f.read(f.dlq, 1)
+	for _, d := range dead {
+		if code := kafka.Header(d, "error_code"); code != string(normalizer.CodeTooLarge) {
+			t.Errorf("DLQ record %s: error_code %q, want too_large", d.Key, code)
+		}
+		if len(d.Value) > 1<<20 {
+			t.Errorf("DLQ record %s: %d bytes, more than the raw record", d.Key, len(d.Value))
+		}
+	}
+	if got := r.in.DLQByCode()[string(normalizer.CodeTooLarge)]; got != 1 {
+		t.Errorf("DLQ count too_large = %d, want 1", got)
+	}
+}
+
+// read returns the first n records of topic.
+func (f *fixture) read(topic string, n int) []*ckafka.Message {
+	f.t.Helper()
+	r, err := ckafka.NewConsumer(kafka.ConfigMap(f.k, ckafka.ConfigMap{"group.id": f.group + "-reader", "enable.auto.commit": false}))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer r.Close()
+	var assign []ckafka.TopicPartition
+	for p := range f.ends(r, topic) {
+		assign = append(assign, ckafka.TopicPartition{Topic: &topic, Partition: p, Offset: ckafka.OffsetBeginning})
+	}
+	if err := r.Assign(assign); err != nil {
+		f.t.Fatal(err)
+	}
+	var out []*ckafka.Message
+	deadline := time.Now().Add(30 * time.Second)
+	for len(out) < n && time.Now().Before(deadline) {
+		if m, err := r.ReadMessage(200 * time.Millisecond); err == nil {
+			out = append(out, m)
+		}
+	}
+	if len(out) < n {
+		f.t.Fatalf("%s: read %d records in 30s, want %d", topic, len(out), n)
+	}
+	return out
+}
+
+// A fatal producer error (raised by librdkafka's own test facility, as a
+// fenced idempotent producer would raise it) ends Run with that error:
+// nothing more can be delivered, so the stage must stop, not keep
+// consuming records it cannot send. What was delivered is committed.
+func TestFatalProducerErrorStopsIngest(t *testing.T) {
+	for _, mode := range []string{ModePerTopic, ModeShared} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFixture(t)
+			valid, _ := f.produce(31, 300, 0)
+			p, err := kafka.NewProducer(f.k, quietLog(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(time.Second)
+			in := New(f.options(mode, 0), p, quietLog())
+			done := make(chan error, 1)
+			go func() { done <- in.Run(context.Background()) }()
+			c := f.admin()
+			f.waitOutputs(c, int64(len(valid)), 60*time.Second)
+			if why := in.Problem(); why != "" {
+				t.Fatalf("Problem() = %q before the fatal error", why)
+			}
+			p.InjectFatalError("fenced, for the test")
+			select {
+			case err := <-done:
+				var kerr ckafka.Error
+				if !errors.As(err, &kerr) || !kerr.IsFatal() {
+					t.Errorf("Run returned %v, want the producer's fatal error", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("Run still running 60s after a fatal producer error")
+			}
+			if in.Problem() == "" {
+				t.Error("Problem() is empty after a fatal producer error: readiness would stay true")
+			}
+			f.checkCommitted(c)
+		})
+	}
 }
