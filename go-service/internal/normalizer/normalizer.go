@@ -43,12 +43,6 @@ var normalizers = map[pb.Gateway]Normalizer{
 	pb.Gateway_GATEWAY_SQUARE:   Square{},
 }
 
-// For returns the normalizer of a gateway.
-func For(g pb.Gateway) (Normalizer, bool) {
-	n, ok := normalizers[g]
-	return n, ok
-}
-
 // Normalize finds the record's gateway, normalizes it, and stamps every
 // Payment with where it came from. Errors are *Error (go to the DLQ) or wrap
 // ErrIgnored (counted and skipped).
@@ -113,12 +107,8 @@ const (
 	CodeInvalidAmount    Code = "invalid_amount"    // negative, overflowing, fractional or too many decimals
 	CodeInvalidCurrency  Code = "invalid_currency"  // not an ISO 4217 code we know
 	CodeInvalidTime      Code = "invalid_timestamp" // a timestamp that can't be read
-	CodeTooLarge         Code = "too_large"         // larger than MaxRecordBytes
+	CodeTooLarge         Code = "too_large"         // larger than MaxRecordBytes, or its payment larger than Kafka accepts
 )
-
-// Codes lists every Code, for docs, metrics and tests.
-var Codes = []Code{CodeMalformedJSON, CodeUnknownGateway, CodeUnsupportedEvent, CodeMissingField,
-	CodeInvalidAmount, CodeInvalidCurrency, CodeInvalidTime, CodeTooLarge}
 
 // Error is a record that cannot become a correct Payment.
 type Error struct {
