@@ -73,7 +73,7 @@ func parse(args []string) (settings, error) {
 	set.String(&s.dlq, "dlq-topic", "KAFKA_DLQ_TOPIC", config.DLQTopic, "dead-letter topic: records that cannot become a payment, with the reason in headers")
 	set.String(&s.groupID, "group-id", "KAFKA_GROUP_ID", "payment-aggregator", "consumer group of the ingest stage; instances in one group share the raw partitions")
 	set.String(&s.consumerMode, "consumer-mode", "INGEST_CONSUMER_MODE", "per-topic", "per-topic (one Kafka consumer per raw topic) or shared (one consumer for all raw topics, a goroutine per topic: fewer threads)")
-	set.String(&s.instanceID, "instance-id", "INGEST_INSTANCE_ID", "", "static group member id of this instance (Kafka's group.instance.id), so that a restart takes its partitions back at once; empty means <host name>-<gRPC port>. Two running instances must not share it")
+	set.String(&s.instanceID, "instance-id", "INGEST_INSTANCE_ID", "", "static group member id of this instance (Kafka's group.instance.id), so that a restart takes its partitions back at once; empty means <host name>-<gRPC port> (none with port 0). Two running instances must not share it")
 	set.String(&s.host, "host", "GRPC_HOST", "", "interface the gRPC and metrics servers listen on; empty means all")
 	set.Int(&s.port, "port", "GRPC_PORT", 50051, 0, 65535, "gRPC port; 0 picks a free one")
 	set.Int(&s.maxStreams, "max-streams", "GRPC_MAX_STREAMS", grpcserver.DefaultMaxStreams, 1, 1000000, "StreamPayments calls served at once; more are refused with RESOURCE_EXHAUSTED")
@@ -167,6 +167,7 @@ func run(args []string) error {
 		Kafka: s.kafka, GroupID: s.groupID, Topics: topics, ConsumerMode: s.consumerMode,
 		NormalizedTopic: s.normalized, DLQTopic: s.dlq,
 		DrainTimeout: s.shutdownGrace,
+		InstanceID:   instanceID(s.instanceID, s.port),
 	}
 	if s.metricsPort != 0 {
 		m = metrics.New(metrics.Sources{
@@ -179,14 +180,13 @@ func run(args []string) error {
 		ingestOpts.OnRecord = m.OnRecord
 		ingestOpts.OnDeliveryFailure = m.DeliveryFailed
 	}
+	ingester = ingest.New(ingestOpts, producer, log)
+	svc := grpcserver.NewService(hub, ingester, log, grpcserver.WithMaxStreams(s.maxStreams), grpcserver.WithObserver(observer))
+
 	lis, err := net.Listen("tcp", net.JoinHostPort(s.host, strconv.Itoa(s.port)))
 	if err != nil {
 		return fmt.Errorf("GRPC_PORT=%d: %w", s.port, err)
 	}
-	ingestOpts.InstanceID = instanceID(s.instanceID, lis)
-	ingester = ingest.New(ingestOpts, producer, log)
-	svc := grpcserver.NewService(hub, ingester, log, grpcserver.WithMaxStreams(s.maxStreams), grpcserver.WithObserver(observer))
-
 	var ms *metrics.Server
 	if m != nil {
 		if ms, err = m.Listen(net.JoinHostPort(s.host, strconv.Itoa(s.metricsPort))); err != nil {
@@ -251,16 +251,18 @@ func run(args []string) error {
 }
 
 // instanceID is the static group member id: the setting, else the host
-// name and the port the gRPC server listens on.
-func instanceID(setting string, lis net.Listener) string {
-	if setting != "" {
+// name and the gRPC port. A server on port 0 listens on another port after
+// a restart, so it could not come back as the same member: its consumers
+// are dynamic members (""), which leave the group when they stop.
+func instanceID(setting string, port int) string {
+	if setting != "" || port == 0 {
 		return setting
 	}
 	host, err := os.Hostname()
 	if err != nil {
 		host = "localhost"
 	}
-	return ingest.DefaultInstanceID(host, lis.Addr().(*net.TCPAddr).Port)
+	return ingest.DefaultInstanceID(host, port)
 }
 
 // describeSecurity is the listening line's suffix: nothing for the course's

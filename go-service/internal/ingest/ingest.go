@@ -129,6 +129,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	feeds := in.feeds()
+	if in.opts.ConsumerMode == ModeShared {
+		in.log.Info(fmt.Sprintf("One consumer for %d raw topic(s), a goroutine per topic (shared mode)", len(in.opts.Topics)))
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(feeds))
 	for _, fd := range feeds {
