@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -604,5 +605,63 @@ func TestFatalProducerErrorStopsIngest(t *testing.T) {
 			}
 			f.checkCommitted(c)
 		})
+	}
+}
+
+// A delivery that keeps failing (here: the normalized topic does not exist,
+// and the broker creates no topic by itself) is retried, never dropped, and
+// it shows: every failure reaches OnDeliveryFailure (the metric) and
+// Problem (readiness) names it until the deliveries succeed again.
+func TestFailingDeliveryShowsInReadinessAndMetrics(t *testing.T) {
+	f := newFixture(t)
+	valid, _ := f.produce(51, 30, 0)
+	// A short message timeout, so that a delivery fails in seconds.
+	p, err := kafka.NewProducer(f.k, quietLog(), ckafka.ConfigMap{"message.timeout.ms": 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(5 * time.Second)
+	opts := f.options(ModePerTopic, 0)
+	opts.NormalizedTopic = f.normalized + ".later"
+	var failures atomic.Int64
+	opts.OnDeliveryFailure = func(topic, _ string) {
+		if topic == opts.NormalizedTopic {
+			failures.Add(1)
+		}
+	}
+	in := New(opts, p, quietLog())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	}()
+	waitUntil(t, 60*time.Second, "Problem() names the failing deliveries", func() bool { return in.Problem() != "" })
+	if failures.Load() == 0 || in.Stats.DeliveryFailures.Load() == 0 {
+		t.Errorf("failed deliveries counted: %d by OnDeliveryFailure, %d in Stats; want both > 0", failures.Load(), in.Stats.DeliveryFailures.Load())
+	}
+
+	if err := kafka.EnsureTopics(context.Background(), f.k, []string{opts.NormalizedTopic}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), f.k, []string{opts.NormalizedTopic}) })
+	c := f.admin()
+	waitUntil(t, 90*time.Second, "every payment delivered once the topic exists", func() bool {
+		return f.count(c, opts.NormalizedTopic) >= int64(len(valid))
+	})
+	waitUntil(t, 30*time.Second, "Problem() clears", func() bool { return in.Problem() == "" })
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not true after %v: %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
