@@ -83,6 +83,11 @@ type Options struct {
 	MaxInFlight int
 	// DrainTimeout bounds how long shutdown waits for in-flight records.
 	DrainTimeout time.Duration
+	// MaxPaymentBytes bounds an encoded payment: a larger one is
+	// dead-lettered as too_large instead of sent. 0 means: the normalized
+	// topic's max.message.bytes, less room for the batch around it, asked
+	// of Kafka when Run starts.
+	MaxPaymentBytes int
 	// InstanceID, if set, makes each consumer a static group member
 	// (group.instance.id): it and, in per-topic mode, "-<topic>". Two
 	// running instances must never share it (they would fence each other).
@@ -127,6 +132,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 	if err := CheckConsumerMode(in.opts.ConsumerMode); err != nil {
 		return err
 	}
+	if in.opts.MaxPaymentBytes <= 0 {
+		in.opts.MaxPaymentBytes = in.maxPaymentBytes(ctx)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	feeds := in.feeds()
@@ -148,6 +156,26 @@ func (in *Ingester) Run(ctx context.Context) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// batchOverhead is room left under a topic's max.message.bytes for the
+// record batch around a single record and its headers.
+const batchOverhead = 1 << 10
+
+// defaultMaxMessageBytes is the broker's default max.message.bytes, for
+// when the topic's own cannot be read.
+const defaultMaxMessageBytes = 1048588
+
+// maxPaymentBytes is the largest encoded payment the normalized topic takes
+// for sure: the broker checks a whole batch, so a payment near the limit
+// would also take the payments batched with it down.
+func (in *Ingester) maxPaymentBytes(ctx context.Context) int {
+	limit, err := kafka.TopicMaxMessageBytes(ctx, in.opts.Kafka, in.opts.NormalizedTopic)
+	if err != nil {
+		in.log.Warn("cannot read the normalized topic's max.message.bytes; assuming the broker's default", "err", err)
+		limit = defaultMaxMessageBytes
+	}
+	return max(limit-batchOverhead, 1)
 }
 
 // feedSpec is one consumer's topics and its static group member id.
@@ -243,11 +271,11 @@ func (tc *topicConsumer) process(ctx context.Context, m *ckafka.Message) {
 }
 
 // send produces out, an output of the raw record m, and calls acked once
-// Kafka has it. An output Kafka refuses for its size can never be
-// delivered: it is replaced (see refusedForSize), so that it does not hold
-// its partition forever. Any other failed delivery is retried: dropping it
-// would lose a payment, and m's offset is never committed until it
-// succeeds. Meanwhile the failure is counted and the stage is not ready.
+// Kafka has it. An output too large for Kafka can never be delivered: it
+// is replaced (see refusedForSize), so that it does not hold its partition
+// forever. Any other failed delivery is retried: dropping it would lose a
+// payment, and m's offset is never committed until it succeeds. Meanwhile
+// the failure is counted and the stage is not ready.
 func (tc *topicConsumer) send(ctx context.Context, m, out *ckafka.Message, acked func()) {
 	var deliver kafka.DeliveryFunc
 	attempt := 0
@@ -262,15 +290,18 @@ func (tc *topicConsumer) send(ctx context.Context, m, out *ckafka.Message, acked
 		}
 		attempt++
 		tc.in.deliveryFailed(*d.TopicPartition.Topic, err)
-		tooLarge := isTooLarge(err)
-		if !tooLarge && !failing {
+		// The broker refuses a whole batch for its size: a payment (never
+		// larger than MaxPaymentBytes) refused so was batched with a larger
+		// record, and goes again. A dead letter refused so is cut.
+		shrink := isTooLarge(err) && *d.TopicPartition.Topic == tc.in.opts.DLQTopic
+		if !shrink && !failing {
 			failing = true
 			tc.in.undeliverable.Add(1)
 		}
 		tc.log.Warn("delivery failed, retrying", "to", *d.TopicPartition.Topic, "attempt", attempt, "err", err)
 		go func() { // not on the producer's event goroutine: Send may wait for room
 			retry := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: d.TopicPartition.Topic, Partition: ckafka.PartitionAny}, Key: d.Key, Value: d.Value, Headers: d.Headers, Timestamp: d.Timestamp}
-			if tooLarge {
+			if shrink {
 				retry = tc.in.refusedForSize(m, retry)
 			} else {
 				time.Sleep(min(time.Duration(attempt)*200*time.Millisecond, 5*time.Second))
@@ -300,10 +331,10 @@ func isTooLarge(err error) bool {
 const deadLetterKeep = 64 << 10
 
 // refusedForSize returns what to send instead of out, an output of the raw
-// record m that Kafka refused for its size. A payment becomes a too_large
-// dead-letter record of m (a raw record of any size normalizes to a
-// payment larger than itself when it holds invalid UTF-8: each bad byte
-// becomes a three-byte U+FFFD). A dead-letter record keeps the first
+// record m too large for Kafka. A payment (larger than the producer's
+// message.max.bytes: route keeps them under the topic's limit, so only a
+// MaxPaymentBytes set above it lets one through) becomes a too_large
+// dead-letter record of m. A dead-letter record keeps the first
 // deadLetterKeep bytes of its value, marked truncated.
 func (in *Ingester) refusedForSize(m, out *ckafka.Message) *ckafka.Message {
 	if *out.TopicPartition.Topic != in.opts.DLQTopic {
@@ -393,6 +424,12 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 		value, err := proto.Marshal(p)
 		if err != nil { // only an invalid UTF-8 string can do this
 			return []*ckafka.Message{in.deadLetter(m, rec, &normalizer.Error{Code: normalizer.CodeMalformedJSON, Msg: "payment cannot be encoded: " + err.Error()})}
+		}
+		if in.opts.MaxPaymentBytes > 0 && len(value) > in.opts.MaxPaymentBytes {
+			// Invalid UTF-8 in a record's text can do this: each bad byte
+			// becomes U+FFFD, three bytes. Sent, it would be refused.
+			return []*ckafka.Message{in.deadLetter(m, rec, &normalizer.Error{Code: normalizer.CodeTooLarge,
+				Msg: fmt.Sprintf("its payment is %d bytes, more than the %d the normalized topic takes", len(value), in.opts.MaxPaymentBytes)})}
 		}
 		gw := normalizer.GatewayName(p.GetGateway())
 		out = append(out, &ckafka.Message{

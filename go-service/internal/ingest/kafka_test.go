@@ -6,10 +6,12 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -475,9 +477,64 @@ func (w *warnings) messages() []string {
 	return slices.Clone(w.msgs)
 }
 
+// A payment larger than the normalized topic takes (its max.message.bytes,
+// read from Kafka when Run starts) goes to the DLQ as too_large instead of
+// being sent: the broker would refuse its whole batch, the payments
+// batched with it too. The record after it, batched with it before this
+// rule, gets through, and the partition moves on.
+func TestPaymentLargerThanTheTopicTakesIsDeadLettered(t *testing.T) {
+	f := newFixture(t)
+	small := kafkatest.Name(t, "ingest", "small")
+	if err := kafka.EnsureTopicsWithConfig(context.Background(), f.k, []string{small}, map[string]string{"max.message.bytes": "8192"}); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.DeleteTopicsAfter(t, f.k, small)
+	noise := make([]byte, 15_000) // random: lz4 cannot shrink it below the limit
+	if _, err := rand.NewChaCha8([32]byte{1}).Read(noise); err != nil {
+		t.Fatal(err)
+	}
+	topic := f.raw[pb.Gateway_GATEWAY_STRIPE]
+	values := [][]byte{
+		stripeSucceeded(t, []byte(base64.StdEncoding.EncodeToString(noise)), ""),
+		stripeSucceeded(t, nil, ""),
+	}
+	for i, v := range values {
+		m := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: 0}, Key: []byte(fmt.Sprint(i)), Value: v,
+			Headers: []ckafka.Header{{Key: "gateway", Value: []byte("stripe")}}}
+		if err := f.producer.SendSync(context.Background(), m); err != nil {
+			t.Fatalf("raw record %d: %v", i, err)
+		}
+	}
+	opts := f.options(ModePerTopic, 0)
+	opts.NormalizedTopic = small
+	in := New(opts, f.producer, quietLog())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	c := f.admin()
+	waitUntil(t, 60*time.Second, "one payment and one dead letter", func() bool {
+		return f.count(c, small) >= 1 && f.count(c, f.dlq) >= 1
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	dead := kafkatest.Consume(t, f.k, f.dlq, 1, 30*time.Second)
+	if code := kafka.Header(dead[0], "error_code"); code != string(normalizer.CodeTooLarge) || string(dead[0].Key) != "0" {
+		t.Errorf("DLQ record %s has error_code %q, want record 0 as too_large", dead[0].Key, code)
+	}
+	committed, err := c.Committed([]ckafka.TopicPartition{{Topic: &topic, Partition: 0}}, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(committed[0].Offset); got != int64(len(values)) {
+		t.Errorf("committed offset %d, want %d: the partition did not move past the record", got, len(values))
+	}
+}
+
 // A raw record under 1 MiB whose text holds invalid UTF-8 normalizes to a
 // payment three times its size (each bad byte becomes U+FFFD, three
-// bytes), more than the producer's message.max.bytes. It goes to the DLQ as
+// bytes), more than Kafka takes with default limits. It goes to the DLQ as
 // too_large, and the partition moves on: the record after it is ingested
 // and its offset committed.
 func TestPaymentTooLargeForKafkaIsDeadLetteredAndPartitionMovesOn(t *testing.T) {
@@ -509,7 +566,7 @@ func TestPaymentTooLargeForKafkaIsDeadLetteredAndPartitionMovesOn(t *testing.T) 
 	if got := f.count(c, f.normalized); got != 1 {
 		t.Errorf("normalized holds %d payments, want 1", got)
 	}
-	dead := f.read(f.dlq, 1)
+	dead := kafkatest.Consume(t, f.k, f.dlq, 1, 30*time.Second)
 	for _, d := range dead {
 		if code := kafka.Header(d, "error_code"); code != string(normalizer.CodeTooLarge) {
 			t.Errorf("DLQ record %s: error_code %q, want too_large", d.Key, code)
@@ -521,34 +578,6 @@ func TestPaymentTooLargeForKafkaIsDeadLetteredAndPartitionMovesOn(t *testing.T) 
 	if got := r.in.DLQByCode()[string(normalizer.CodeTooLarge)]; got != 1 {
 		t.Errorf("DLQ count too_large = %d, want 1", got)
 	}
-}
-
-// read returns the first n records of topic.
-func (f *fixture) read(topic string, n int) []*ckafka.Message {
-	f.t.Helper()
-	r, err := ckafka.NewConsumer(kafka.ConfigMap(f.k, ckafka.ConfigMap{"group.id": f.group + "-reader", "enable.auto.commit": false}))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer r.Close()
-	var assign []ckafka.TopicPartition
-	for p := range f.ends(r, topic) {
-		assign = append(assign, ckafka.TopicPartition{Topic: &topic, Partition: p, Offset: ckafka.OffsetBeginning})
-	}
-	if err := r.Assign(assign); err != nil {
-		f.t.Fatal(err)
-	}
-	var out []*ckafka.Message
-	deadline := time.Now().Add(30 * time.Second)
-	for len(out) < n && time.Now().Before(deadline) {
-		if m, err := r.ReadMessage(200 * time.Millisecond); err == nil {
-			out = append(out, m)
-		}
-	}
-	if len(out) < n {
-		f.t.Fatalf("%s: read %d records in 30s, want %d", topic, len(out), n)
-	}
-	return out
 }
 
 // A fatal producer error (raised by librdkafka's own test facility, as a

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -102,4 +103,34 @@ func Header(m *ckafka.Message, key string) string {
 		}
 	}
 	return ""
+}
+
+// TopicMaxMessageBytes returns the largest record batch the broker accepts
+// for topic (its max.message.bytes, the broker's default unless the topic
+// sets its own).
+func TopicMaxMessageBytes(ctx context.Context, k config.Kafka, topic string) (int, error) {
+	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	if err != nil {
+		return 0, fmt.Errorf("kafka admin client: %w", err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := admin.DescribeConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic}})
+	if err != nil {
+		return 0, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	for _, r := range res {
+		if r.Error.Code() != ckafka.ErrNoError {
+			return 0, fmt.Errorf("describe configs of %s: %w", topic, r.Error)
+		}
+		if e, ok := r.Config["max.message.bytes"]; ok {
+			n, err := strconv.Atoi(e.Value)
+			if err != nil {
+				return 0, fmt.Errorf("max.message.bytes of %s: %w", topic, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("topic %s has no max.message.bytes", topic)
 }
