@@ -108,7 +108,9 @@ type Ingester struct {
 	producer *kafka.Producer
 	log      *slog.Logger
 	Stats    Stats
-	// undeliverable counts records being retried after a failed delivery.
+	// undeliverable counts records being retried after a failed delivery
+	// (topic deleted, not authorized, Kafka out of reach for longer than
+	// the message timeout): while there are any, Problem says so.
 	undeliverable atomic.Int64
 	ready         sync.Map // topic → bool: has partitions assigned
 	consumers     sync.Map // topic → *topicConsumer, while it runs
@@ -380,11 +382,6 @@ func (in *Ingester) Problem() string {
 	}
 	return ""
 }
-
-// Undeliverable returns how many records this stage is retrying after a
-// failed delivery (topic deleted, not authorized, Kafka out of reach for
-// longer than the message timeout): while there are any, it is not ready.
-func (in *Ingester) Undeliverable() int64 { return in.undeliverable.Load() }
 
 // finished stores the offset that is now safe to commit.
 func (tc *topicConsumer) finished(tp ckafka.TopicPartition) {
