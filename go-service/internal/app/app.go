@@ -244,6 +244,3 @@ func (a *App) MetricsAddr() net.Addr {
 	}
 	return a.ms.Addr()
 }
-
-// Stats counts what the ingest stage did.
-func (a *App) Stats() *ingest.Stats { return &a.ingester.Stats }
