@@ -89,6 +89,9 @@ func (in *Ingester) consume(ctx context.Context, topics []string, instanceID str
 	if _, err := c.Commit(); err != nil && !isNoOffset(err) {
 		f.log.Warn("final commit", "err", err)
 	}
+	if instanceID != "" {
+		f.leave()
+	}
 	stopWork()
 	f.stopWorkers(workers)
 	if err := c.Close(); err != nil && loopErr == nil {
@@ -98,6 +101,26 @@ func (in *Ingester) consume(ctx context.Context, topics []string, instanceID str
 		in.ready.Store(w.topic, false)
 	}
 	return loopErr
+}
+
+// leave takes a static member out of the group before it closes. Closing,
+// a static member does not leave (KIP-345): its partitions would wait out
+// the session timeout, as after a crash, while a stop means another
+// instance should take them at once. Unsubscribing does leave; the revoke
+// and the LeaveGroup request happen on Poll, so it polls until they have.
+// Records polled meanwhile are dropped: nothing stored their offsets, so
+// the next owner reads them.
+func (f *feed) leave() {
+	if err := f.c.Unsubscribe(); err != nil {
+		f.log.Debug("leave group", "err", err)
+		return
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		f.c.Poll(50)
+		if parts, err := f.c.Assignment(); err != nil || len(parts) == 0 {
+			return
+		}
+	}
 }
 
 // newFeed prepares a goroutine's queue and offset tracker for each of

@@ -677,3 +677,32 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Static members (KIP-345) do not leave the group when they close, so that
+// a crashed one, restarted, takes its partitions back at once. A graceful
+// stop is not a crash: the stopping instance leaves, and the other one
+// takes its partitions at once instead of after the session timeout (45 s;
+// the deadline below is well inside it).
+func TestStaticMemberLeavesOnGracefulStop(t *testing.T) {
+	f := newFixture(t)
+	opts := f.options(ModeShared, 0)
+	start := func(id string) *running {
+		o := opts
+		o.InstanceID = id
+		in := New(o, f.producer, quietLog())
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &running{in: in, stop: cancel, done: make(chan error, 1)}
+		go func() { r.done <- in.Run(ctx) }()
+		t.Cleanup(func() { r.shutdown(t) })
+		return r
+	}
+	all := 3 * len(gateways3)
+	a := start(kafkatest.Name(t, "a"))
+	waitUntil(t, 60*time.Second, "a owns every partition", func() bool { return a.assigned() == all })
+	b := start(kafkatest.Name(t, "b"))
+	waitUntil(t, 60*time.Second, "a and b share the partitions", func() bool {
+		return b.assigned() > 0 && a.assigned()+b.assigned() == all
+	})
+	a.shutdown(t)
+	waitUntil(t, 30*time.Second, "b owns every partition after a's graceful stop", func() bool { return b.assigned() == all })
+}

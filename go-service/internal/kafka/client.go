@@ -107,14 +107,25 @@ func Header(m *ckafka.Message, key string) string {
 
 // TopicMaxMessageBytes returns the largest record batch the broker accepts
 // for topic (its max.message.bytes, the broker's default unless the topic
-// sets its own).
+// sets its own). A topic created a moment ago may not be known to every
+// part of a busy broker yet: it asks again for a few seconds.
 func TopicMaxMessageBytes(ctx context.Context, k config.Kafka, topic string) (int, error) {
 	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
 	if err != nil {
 		return 0, fmt.Errorf("kafka admin client: %w", err)
 	}
 	defer admin.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	for attempt := 0; ; attempt++ {
+		n, err := maxMessageBytes(ctx, admin, topic)
+		if err == nil || attempt == 20 || ctx.Err() != nil {
+			return n, err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func maxMessageBytes(ctx context.Context, admin *ckafka.AdminClient, topic string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	res, err := admin.DescribeConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic}})
 	if err != nil {
