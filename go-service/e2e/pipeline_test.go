@@ -20,7 +20,11 @@ import (
 // Valid payments of two gateways and malformed records go in; a Go client
 // and the TypeScript client each receive exactly the valid payments with
 // their fields, and every malformed record is in the DLQ with its reason.
-func TestPipelineEndToEnd(t *testing.T) {
+func TestPipelineEndToEnd(t *testing.T) { checkPipeline(t) }
+
+// checkPipeline is the core end-to-end run against the cluster kafkaConfig
+// names (TestPipelineOverSASL points it at the SASL_SSL listener).
+func checkPipeline(t *testing.T) {
 	gateways := []pb.Gateway{pb.Gateway_GATEWAY_STRIPE, pb.Gateway_GATEWAY_RAZORPAY}
 	tt := newTopics(t, gateways...)
 	recs := generate(t, synthetic.Options{Seed: 42, Gateways: gateways, Mix: synthetic.MixSimple, InvalidRate: 0.15}, 300)

@@ -120,11 +120,16 @@ func run(args []string) error {
 	// Poll loops: the ingest consumers', the producer's, the serve stage's.
 	procs := kafka.SpareProcs(ingest.Consumers(s.consumerMode, len(topics)) + 2)
 	log.Debug("GOMAXPROCS set", "procs", procs)
-	err = errors.Join(
-		kafka.EnsureTopics(ctx, s.kafka, append(append([]string{}, topics...), s.normalized)),
-		kafka.EnsureTopicsWithConfig(ctx, s.kafka, []string{s.dlq}, kafka.DLQTopicConfig))
-	if err != nil {
+	// One after the other: a cluster that refuses us says so once.
+	err = kafka.EnsureTopics(ctx, s.kafka, append(append([]string{}, topics...), s.normalized))
+	if err == nil {
+		err = kafka.EnsureTopicsWithConfig(ctx, s.kafka, []string{s.dlq}, kafka.DLQTopicConfig)
+	}
+	if err != nil && !kafka.Refused(err) {
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
+	}
+	if err != nil {
+		return err
 	}
 	pinger, err := kafka.NewPinger(s.kafka)
 	if err != nil {

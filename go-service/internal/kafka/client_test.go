@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 )
 
@@ -30,7 +28,7 @@ func TestDeleteTopics(t *testing.T) {
 	if err := DeleteTopics(ctx, k, append(topics, prefix+".never-created")); err != nil {
 		t.Fatalf("DeleteTopics: %v", err)
 	}
-	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	admin, err := NewAdminClient(k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,115 @@
+package kafka
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/config"
+)
+
+func TestLibrdkafkaLevel(t *testing.T) {
+	cases := []struct {
+		name string
+		ev   ckafka.LogEvent
+		want slog.Level
+	}{
+		{"PID retry while the broker starts", ckafka.LogEvent{Level: 4, Tag: "GETPID", Message: "Failed to acquire idempotence PID from broker 127.0.0.1:9092/1: Broker: Coordinator load in progress: retrying"}, slog.LevelDebug},
+		{"connection refused", ckafka.LogEvent{Level: 3, Tag: "FAIL", Message: "127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused (after 0ms in state CONNECT)"}, slog.LevelDebug},
+		{"all brokers down", ckafka.LogEvent{Level: 3, Tag: "ERROR", Message: "1/1 brokers are down"}, slog.LevelDebug},
+		{"SASL failure stays an error", ckafka.LogEvent{Level: 3, Tag: "FAIL", Message: "127.0.0.1:9094/bootstrap: SASL authentication error: Authentication failed: Invalid username or password (after 5ms in state AUTH_REQ)"}, slog.LevelError},
+		{"TLS failure stays an error", ckafka.LogEvent{Level: 3, Tag: "FAIL", Message: "SSL handshake failed: certificate verify failed: broker certificate could not be verified; disconnected"}, slog.LevelError},
+		{"config warning", ckafka.LogEvent{Level: 4, Tag: "CONFWARN", Message: "Configuration property x is a producer property"}, slog.LevelWarn},
+		{"notice", ckafka.LogEvent{Level: 5, Tag: "X", Message: "something"}, slog.LevelInfo},
+		{"info", ckafka.LogEvent{Level: 6, Tag: "X", Message: "something"}, slog.LevelDebug},
+		{"critical", ckafka.LogEvent{Level: 2, Tag: "X", Message: "something"}, slog.LevelError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := LibrdkafkaLevel(tc.ev); got != tc.want {
+				t.Fatalf("level = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer that the log forwarder and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// librdkafka's own lines (here: a refused connection) reach slog as JSON
+// [KAFKA] lines, for producers and admin clients alike.
+func TestLibrdkafkaLogsGoThroughSlog(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens: every connection is refused
+	var out syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer slog.SetDefault(prev)
+
+	k := config.Kafka{BootstrapServers: addr}
+	p, err := NewProducer(k, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), ckafka.ConfigMap{"client.id": "logs-test-producer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(0)
+	admin, err := NewAdminClient(k, ckafka.ConfigMap{"client.id": "logs-test-admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	_, _ = admin.GetMetadata(nil, false, 200)
+
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(30 * time.Second); len(seen) < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("librdkafka lines of both clients not seen in slog output:\n%s", out.String())
+		}
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			var line struct {
+				Level, Msg, Component, Client string
+			}
+			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+				t.Fatalf("not a JSON line: %q", sc.Text())
+			}
+			if !strings.HasPrefix(line.Msg, "librdkafka ") || line.Component != "KAFKA" {
+				continue
+			}
+			if strings.Contains(line.Msg, "Connection refused") && line.Level != "DEBUG" {
+				t.Fatalf("a refused connection is logged at %s, want DEBUG: %s", line.Level, sc.Text())
+			}
+			for _, id := range []string{"logs-test-producer", "logs-test-admin"} {
+				if strings.HasPrefix(line.Client, id) {
+					seen[id] = true
+				}
+			}
+		}
+	}
+}
