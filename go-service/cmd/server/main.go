@@ -75,9 +75,7 @@ func parse(args []string) (settings, error) {
 	set.String(&s.host, "host", "GRPC_HOST", "", "interface the gRPC and metrics servers listen on; empty means all")
 	set.Int(&s.port, "port", "GRPC_PORT", 50051, 0, 65535, "gRPC port; 0 picks a free one")
 	set.Int(&s.maxStreams, "max-streams", "GRPC_MAX_STREAMS", grpcserver.DefaultMaxStreams, 1, 1000000, "StreamPayments calls served at once; more are refused with RESOURCE_EXHAUSTED")
-	set.Secret(&s.security.AuthToken, "auth-token", "GRPC_AUTH_TOKEN", "if set, every call but health checks needs the metadata authorization: Bearer <token> (reflection too)")
-	set.String(&s.security.TLSCert, "tls-cert", "GRPC_TLS_CERT", "", "PEM certificate (chain) file; with -tls-key turns TLS on")
-	set.String(&s.security.TLSKey, "tls-key", "GRPC_TLS_KEY", "", "PEM private key file of -tls-cert")
+	s.security.Declare(set) // GRPC_AUTH_TOKEN[_FILE], GRPC_TLS_CERT, GRPC_TLS_KEY, GRPC_TLS_CLIENT_CA
 	set.Int(&s.metricsPort, "metrics-port", "METRICS_PORT", 0, 0, 65535, "port of the HTTP server with /metrics (Prometheus), /healthz and /readyz; 0 turns it off")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&s.window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
@@ -251,6 +249,9 @@ func describeSecurity(c grpcserver.Security) string {
 	var on []string
 	if c.TLS() {
 		on = append(on, "TLS")
+	}
+	if c.MutualTLS() {
+		on = append(on, "client certificates required")
 	}
 	if c.AuthToken != "" {
 		on = append(on, "token auth")
