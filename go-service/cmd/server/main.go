@@ -38,7 +38,7 @@ type settings struct {
 	consumerMode  string
 	host          string
 	port          int
-	metricsPort   int
+	metrics       metrics.Settings
 	maxStreams    int
 	security      grpcserver.Security
 	logFormat     string
@@ -72,11 +72,11 @@ func parse(args []string) (settings, error) {
 	set.String(&s.dlq, "dlq-topic", "KAFKA_DLQ_TOPIC", config.DLQTopic, "dead-letter topic: records that cannot become a payment, with the reason in headers")
 	set.String(&s.groupID, "group-id", "KAFKA_GROUP_ID", "payment-aggregator", "consumer group of the ingest stage; instances in one group share the raw partitions")
 	set.String(&s.consumerMode, "consumer-mode", "INGEST_CONSUMER_MODE", "per-topic", "per-topic (one Kafka consumer per raw topic) or shared (one consumer for all raw topics, a goroutine per topic: fewer threads)")
-	set.String(&s.host, "host", "GRPC_HOST", "", "interface the gRPC and metrics servers listen on; empty means all")
+	set.String(&s.host, "host", "GRPC_HOST", "", "interface the gRPC server listens on; empty means all")
 	set.Int(&s.port, "port", "GRPC_PORT", 50051, 0, 65535, "gRPC port; 0 picks a free one")
 	set.Int(&s.maxStreams, "max-streams", "GRPC_MAX_STREAMS", grpcserver.DefaultMaxStreams, 1, 1000000, "StreamPayments calls served at once; more are refused with RESOURCE_EXHAUSTED")
 	s.security.Declare(set) // GRPC_AUTH_TOKEN[_FILE], GRPC_TLS_CERT, GRPC_TLS_KEY, GRPC_TLS_CLIENT_CA
-	set.Int(&s.metricsPort, "metrics-port", "METRICS_PORT", 0, 0, 65535, "port of the HTTP server with /metrics (Prometheus), /healthz and /readyz; 0 turns it off")
+	s.metrics.Declare(set) // METRICS_ADDR, METRICS_PORT
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&s.window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
 	grace := 10
@@ -88,8 +88,8 @@ func parse(args []string) (settings, error) {
 		if s.consumerMode != "per-topic" && s.consumerMode != "shared" {
 			return fmt.Errorf("INGEST_CONSUMER_MODE=%q: want per-topic or shared", s.consumerMode)
 		}
-		if s.metricsPort != 0 && s.metricsPort == s.port {
-			return fmt.Errorf("METRICS_PORT=%d is the gRPC port too: pick another", s.metricsPort)
+		if p := s.metrics.Port(); p != 0 && p == s.port {
+			return fmt.Errorf("METRICS_ADDR=%s has the gRPC port too: pick another", s.metrics.Addr)
 		}
 		return s.security.Check()
 	})
@@ -163,7 +163,7 @@ func run(args []string) error {
 		NormalizedTopic: s.normalized, DLQTopic: s.dlq,
 		DrainTimeout: s.shutdownGrace,
 	}
-	if s.metricsPort != 0 {
+	if s.metrics.Addr != "" {
 		m = metrics.New(metrics.Sources{
 			Hub:         hub.Stats,
 			ConsumerLag: func() map[string]int64 { return ingester.ConsumerLag() },
@@ -182,9 +182,9 @@ func run(args []string) error {
 	}
 	var ms *metrics.Server
 	if m != nil {
-		if ms, err = m.Listen(net.JoinHostPort(s.host, strconv.Itoa(s.metricsPort))); err != nil {
+		if ms, err = m.ListenConfig(metrics.ServerConfig{Addr: s.metrics.Addr, Token: s.security.AuthToken}); err != nil {
 			lis.Close()
-			return fmt.Errorf("METRICS_PORT=%d: %w", s.metricsPort, err)
+			return fmt.Errorf("METRICS_ADDR=%s: %w", s.metrics.Addr, err)
 		}
 	}
 	gs := grpc.NewServer(grpcOpts...)
