@@ -44,8 +44,14 @@ interface JSONPayment {
   amount: { amountMinor: string; currency: string };
 }
 
+// jsonLines reads streamed --json output: one {"payment":…,"cursor":…} per
+// line; every payment comes with its cursor.
 function jsonLines(stdout: string): JSONPayment[] {
-  return stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as JSONPayment);
+  return stdout.split("\n").filter((l) => l !== "").map((l) => {
+    const line = JSON.parse(l) as { payment: JSONPayment; cursor?: string };
+    assert.match(line.cursor ?? "", /^c1\./, `a --json line without its cursor: ${l}`);
+    return line.payment;
+  });
 }
 
 // The latest state of every payment: the last event of each in stream order.
