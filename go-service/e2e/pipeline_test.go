@@ -125,7 +125,8 @@ func checkDLQ(t *testing.T, got []*ckafka.Message, invalid []synthetic.Record) {
 	}
 }
 
-// runTSClient runs the TypeScript CLI with --json and parses its payments.
+// runTSClient runs the TypeScript CLI with --json and parses its payments,
+// each of which must come with its cursor.
 func runTSClient(t *testing.T, addr string, args ...string) []*pb.Payment {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -144,11 +145,14 @@ func runTSClient(t *testing.T, addr string, args ...string) []*pb.Payment {
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var p pb.Payment
-		if err := protojson.Unmarshal(sc.Bytes(), &p); err != nil {
-			t.Fatalf("TypeScript client printed a line that is not a Payment in JSON: %v\n%s", err, sc.Text())
+		var r pb.StreamPaymentsResponse
+		if err := protojson.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("TypeScript client printed a line that is not a StreamPaymentsResponse in JSON: %v\n%s", err, sc.Text())
 		}
-		out = append(out, &p)
+		if r.GetCursor() == "" || r.GetPayment() == nil {
+			t.Fatalf("TypeScript client printed a payment without its cursor: %s", sc.Text())
+		}
+		out = append(out, r.GetPayment())
 	}
 	return out
 }

@@ -133,6 +133,11 @@ func refusal(k config.Kafka, e ckafka.Error) error {
 	switch e.Code() {
 	case ckafka.ErrAuthentication:
 		return refusedf("KAFKA_API_KEY/KAFKA_API_SECRET: %s refused the credentials (SASL authentication failed): check the API key and secret", k.BootstrapServers)
+	case ckafka.ErrTransport:
+		// TLS to a listener that does not speak it: waiting will not help.
+		if strings.Contains(e.String(), "SSL handshake failed") && strings.Contains(e.String(), "PLAINTEXT") {
+			return refusedf("TLS with %s failed: it is a plaintext listener (KAFKA_API_KEY and KAFKA_CA_FILE turn TLS on; the local broker's SASL_SSL listener is 127.0.0.1:9094)", k.BootstrapServers)
+		}
 	case ckafka.ErrSsl:
 		if k.CAFile == "" {
 			return refusedf("TLS with %s failed (a private CA? set KAFKA_CA_FILE): %s", k.BootstrapServers, e.Error())
@@ -160,7 +165,7 @@ func Refused(err error) bool {
 // the cluster refuses the credentials or the certificate: a wrong secret
 // stops the server at start with a line saying which setting is wrong.
 func (a *Admin) Connect(ctx context.Context) error {
-	for {
+	for waited := false; ; waited = true {
 		_, err := a.GetMetadata(nil, false, 500)
 		if err == nil {
 			return nil
@@ -173,6 +178,10 @@ func (a *Admin) Connect(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("kafka at %s: no broker answered: %w", a.k.BootstrapServers, err)
+		}
+		if !waited {
+			// librdkafka's own retry lines are debug (LibrdkafkaLevel): say once what we wait for.
+			slog.Default().Info("Waiting for Kafka at "+a.k.BootstrapServers+"...", "component", "KAFKA")
 		}
 	}
 }

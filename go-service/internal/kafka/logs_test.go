@@ -113,3 +113,41 @@ func TestLibrdkafkaLogsGoThroughSlog(t *testing.T) {
 		}
 	}
 }
+
+// Errors that retrying cannot fix become one line naming the setting to
+// check, never its value.
+func TestRefusal(t *testing.T) {
+	k := config.Kafka{BootstrapServers: "broker:9094", APIKey: "key-1", APISecret: "secret-value-1"}
+	withCA := k
+	withCA.CAFile = "/etc/ca.pem"
+	cases := []struct {
+		name string
+		k    config.Kafka
+		err  ckafka.Error
+		want string // "" means: not a refusal
+	}{
+		{"wrong secret", k, ckafka.NewError(ckafka.ErrAuthentication, "SASL authentication error: Authentication failed: Invalid username or password", false), "KAFKA_API_KEY/KAFKA_API_SECRET: broker:9094 refused the credentials"},
+		{"unknown CA", k, ckafka.NewError(ckafka.ErrSsl, "certificate verify failed", false), "(a private CA? set KAFKA_CA_FILE)"},
+		{"wrong CA", withCA, ckafka.NewError(ckafka.ErrSsl, "certificate verify failed", false), "KAFKA_CA_FILE=/etc/ca.pem: TLS with broker:9094 failed"},
+		{"TLS to a plaintext listener", k, ckafka.NewError(ckafka.ErrTransport, "SSL handshake failed: Disconnected: SSL connection closed by peer: connecting to a PLAINTEXT broker listener?", false), "it is a plaintext listener"},
+		{"broker down", k, ckafka.NewError(ckafka.ErrTransport, "Connect to ipv4#127.0.0.1:9094 failed: Connection refused", false), ""},
+		{"all brokers down", k, ckafka.NewError(ckafka.ErrAllBrokersDown, "1/1 brokers are down", false), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := refusal(tc.k, tc.err)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refusal = %v, want none: retrying may help", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !Refused(err) {
+				t.Fatalf("refusal = %v, want a refusal with %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "secret-value-1") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("not one line without the secret: %q", err)
+			}
+		})
+	}
+}
