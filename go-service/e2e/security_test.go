@@ -9,8 +9,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,4 +209,67 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// The token may come from a file (a mounted secret, with its trailing
+// newline); with a token set, /metrics needs it too while the probes stay
+// open; the metrics server listens on loopback; and the server warns that
+// the token travels without TLS.
+func TestTokenFileAndMetricsBehindToken(t *testing.T) {
+	const token = "e2e-file-Hn3xY7"
+	file := filepath.Join(t.TempDir(), "grpc-token")
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE)
+	srv := startServer(t, tt, "GRPC_AUTH_TOKEN_FILE="+file, fmt.Sprintf("METRICS_PORT=%d", port), "GRPC_HOST=127.0.0.1")
+	authed := pb.NewPaymentServiceClient(dialWith(t, srv.addr, grpc.WithPerRPCCredentials(bearerToken(token))))
+	if _, err := authed.GetStats(context.Background(), &pb.GetStatsRequest{}); err != nil {
+		t.Fatalf("GetStats with the token from the file: %v", err)
+	}
+	get := func(path, auth string) int {
+		req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		path, auth string
+		want       int
+	}{
+		{"/metrics", "", http.StatusUnauthorized},
+		{"/metrics", "Bearer wrong", http.StatusUnauthorized},
+		{"/metrics", "Bearer " + token, http.StatusOK},
+		{"/healthz", "", http.StatusOK},
+		{"/readyz", "", http.StatusOK},
+	} {
+		if got := get(c.path, c.auth); got != c.want {
+			t.Errorf("GET %s (%q): %d, want %d", c.path, c.auth, got, c.want)
+		}
+	}
+	out := srv.out.String()
+	if !strings.Contains(out, fmt.Sprintf("Metrics on http://127.0.0.1:%d/metrics", port)) {
+		t.Errorf("METRICS_PORT does not mean loopback:\n%s", out)
+	}
+	if !strings.Contains(out, "the token travels in clear text") {
+		t.Errorf("no warning about a token without TLS:\n%s", out)
+	}
+	if strings.Contains(out, token) {
+		t.Errorf("the log shows the token:\n%s", out)
+	}
+
+	_, stderr, code := runServerOnce(t, []string{"GRPC_AUTH_TOKEN=" + token, "GRPC_AUTH_TOKEN_FILE=" + file})
+	if code == 0 || strings.TrimSpace(stderr) != "server: GRPC_AUTH_TOKEN and GRPC_AUTH_TOKEN_FILE are both set: keep one" {
+		t.Errorf("both token settings: exit %d, stderr %q", code, stderr)
+	}
 }
