@@ -757,4 +757,4 @@ func cleanEnv() []string {
 	return out
 }
 
-var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST)_|^ENV_FILE$`)
+var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY)_|^ENV_FILE$`)
