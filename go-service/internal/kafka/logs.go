@@ -65,6 +65,16 @@ func LibrdkafkaLevel(e ckafka.LogEvent) slog.Level {
 	}
 }
 
+// ErrorLevel is the level of a client's non-fatal error event: debug when
+// it only says the broker is not there yet (the same rule as
+// LibrdkafkaLevel), else warning.
+func ErrorLevel(e ckafka.Error) slog.Level {
+	if startupNoise(ckafka.LogEvent{Tag: "ERROR", Message: e.Error()}) {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
+
 func startupNoise(e ckafka.LogEvent) bool {
 	msg := strings.ToLower(e.Message)
 	for _, never := range []string{"authentication", "ssl", "certificate", "sasl", "authoriz"} {

@@ -151,3 +151,20 @@ func TestRefusal(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorLevel(t *testing.T) {
+	cases := []struct {
+		err  ckafka.Error
+		want slog.Level
+	}{
+		{ckafka.NewError(ckafka.ErrTransport, "127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused (after 0ms in state CONNECT)", false), slog.LevelDebug},
+		{ckafka.NewError(ckafka.ErrAllBrokersDown, "1/1 brokers are down", false), slog.LevelDebug},
+		{ckafka.NewError(ckafka.ErrAuthentication, "SASL authentication error: Authentication failed", false), slog.LevelWarn},
+		{ckafka.NewError(ckafka.ErrMsgTimedOut, "Local: Message timed out", false), slog.LevelWarn},
+	}
+	for _, tc := range cases {
+		if got := ErrorLevel(tc.err); got != tc.want {
+			t.Errorf("ErrorLevel(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
