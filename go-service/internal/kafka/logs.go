@@ -76,7 +76,9 @@ func ErrorLevel(e ckafka.Error) slog.Level {
 }
 
 func startupNoise(e ckafka.LogEvent) bool {
-	msg := strings.ToLower(e.Message)
+	// Broker names carry their protocol (sasl_ssl://host:port/1), which
+	// says nothing about what went wrong.
+	msg := strings.NewReplacer("sasl_ssl://", "", "ssl://", "").Replace(strings.ToLower(e.Message))
 	for _, never := range []string{"authentication", "ssl", "certificate", "sasl", "authoriz"} {
 		if strings.Contains(msg, never) {
 			return false

@@ -25,6 +25,7 @@ func TestLibrdkafkaLevel(t *testing.T) {
 		{"PID retry while the broker starts", ckafka.LogEvent{Level: 4, Tag: "GETPID", Message: "Failed to acquire idempotence PID from broker 127.0.0.1:9092/1: Broker: Coordinator load in progress: retrying"}, slog.LevelDebug},
 		{"connection refused", ckafka.LogEvent{Level: 3, Tag: "FAIL", Message: "127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused (after 0ms in state CONNECT)"}, slog.LevelDebug},
 		{"all brokers down", ckafka.LogEvent{Level: 3, Tag: "ERROR", Message: "1/1 brokers are down"}, slog.LevelDebug},
+		{"connection refused on a SASL_SSL listener", ckafka.LogEvent{Level: 3, Tag: "FAIL", Message: "sasl_ssl://127.0.0.1:9094/bootstrap: Connect to ipv4#127.0.0.1:9094 failed: Connection refused (after 0ms in state CONNECT)"}, slog.LevelDebug},
 		{"SASL failure stays an error", ckafka.LogEvent{Level: 3, Tag: "FAIL", Message: "127.0.0.1:9094/bootstrap: SASL authentication error: Authentication failed: Invalid username or password (after 5ms in state AUTH_REQ)"}, slog.LevelError},
 		{"TLS failure stays an error", ckafka.LogEvent{Level: 3, Tag: "FAIL", Message: "SSL handshake failed: certificate verify failed: broker certificate could not be verified; disconnected"}, slog.LevelError},
 		{"config warning", ckafka.LogEvent{Level: 4, Tag: "CONFWARN", Message: "Configuration property x is a producer property"}, slog.LevelWarn},
