@@ -149,17 +149,27 @@ func TopicConfig(t testing.TB, k config.Kafka, topic, name string) string {
 	defer admin.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := admin.DescribeConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic}})
-	if err != nil {
-		t.Fatalf("describe configs of %s: %v", topic, err)
-	}
-	for _, r := range res {
-		if r.Error.Code() != ckafka.ErrNoError {
-			t.Fatalf("describe configs of %s: %v", topic, r.Error)
+ask:
+	for {
+		res, err := admin.DescribeConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic}})
+		if err != nil {
+			t.Fatalf("describe configs of %s: %v", topic, err)
 		}
-		if e, ok := r.Config[name]; ok {
-			return e.Value
+		for _, r := range res {
+			// A topic just created may not have reached the broker's metadata
+			// yet when the broker is busy: ask again until the deadline.
+			if r.Error.Code() == ckafka.ErrUnknownTopicOrPart && ctx.Err() == nil {
+				time.Sleep(100 * time.Millisecond)
+				continue ask
+			}
+			if r.Error.Code() != ckafka.ErrNoError {
+				t.Fatalf("describe configs of %s: %v", topic, r.Error)
+			}
+			if e, ok := r.Config[name]; ok {
+				return e.Value
+			}
 		}
+		break
 	}
 	t.Fatalf("topic %s has no setting %s", topic, name)
 	return ""
