@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -115,4 +116,19 @@ func TestSecretFromFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Whatever a broken .env holds, the message is one line of fixed text, a
+// line number and at most a variable name: nothing else from the file.
+func FuzzDescribeSyntaxError(f *testing.F) {
+	f.Add([]byte("A=\"unterminated " + dotEnvSecret + "\n"))
+	f.Add([]byte("A=1\nB=\"two\nlines\"\nMY-KEY=" + dotEnvSecret + "\n"))
+	f.Add([]byte(dotEnvSecret + "\n"))
+	f.Add([]byte("export X='" + dotEnvSecret))
+	shape := regexp.MustCompile(`^syntax error on line [1-9][0-9]*( \(variable [A-Za-z_][A-Za-z0-9_.\-]{0,63}\))?: want NAME=value, with quotes closed on the line they open or a later one$`)
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if msg := describeSyntaxError(src); !shape.MatchString(msg) {
+			t.Fatalf("message %q is not line + variable name only", msg)
+		}
+	})
 }
