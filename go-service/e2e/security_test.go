@@ -273,3 +273,73 @@ func TestTokenFileAndMetricsBehindToken(t *testing.T) {
 		t.Errorf("both token settings: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// With GRPC_TLS_CLIENT_CA the server also asks for a client certificate:
+// one the CA signed gets in, none or a stranger's fails the handshake.
+func TestMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	clientCert := selfSignedClient(t, dir, "client")     // its own CA: GRPC_TLS_CLIENT_CA
+	strangerCert := selfSignedClient(t, dir, "stranger") // signed by nobody the server trusts
+	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE)
+	srv := launchServer(t, tt, "GRPC_TLS_CERT="+certFile, "GRPC_TLS_KEY="+keyFile, "GRPC_TLS_CLIENT_CA="+filepath.Join(dir, "client.crt"))
+	if !strings.Contains(srv.out.String(), "(TLS, client certificates required)") {
+		t.Errorf("listening line does not say client certificates are required:\n%s", srv.out.String())
+	}
+	withCert := func(certs ...tls.Certificate) *grpc.ClientConn {
+		creds := credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: certs, MinVersion: tls.VersionTLS12})
+		return dialWith(t, srv.addr, grpc.WithTransportCredentials(creds))
+	}
+	health := healthpb.NewHealthClient(withCert(clientCert))
+	eventually(t, 90*time.Second, "SERVING over mutual TLS", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	})
+	for name, conn := range map[string]*grpc.ClientConn{"no client certificate": withCert(), "a stranger's certificate": withCert(strangerCert)} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("%s: %v, want UNAVAILABLE (handshake refused)", name, err)
+		}
+	}
+}
+
+// selfSignedClient writes a self-signed client certificate (it is its own
+// CA) as name.crt and name.key into dir and returns it loaded.
+func selfSignedClient(t *testing.T, dir, name string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "payment-aggregator e2e " + name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(filepath.Join(dir, name+".crt"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".key"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
