@@ -61,7 +61,7 @@ func (s *syncBuffer) String() string {
 }
 
 // librdkafka's own lines (here: a refused connection) reach slog as JSON
-// [KAFKA] lines, for producers and admin clients alike.
+// [KAFKA] lines, for producers, admin clients and consumers alike.
 func TestLibrdkafkaLogsGoThroughSlog(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -86,11 +86,17 @@ func TestLibrdkafkaLogsGoThroughSlog(t *testing.T) {
 	}
 	defer admin.Close()
 	_, _ = admin.GetMetadata(nil, false, 200)
+	consumer, err := ckafka.NewConsumer(ConfigMap(k, ckafka.ConfigMap{"client.id": "logs-test-consumer", "group.id": "logs-test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	_, _ = consumer.GetMetadata(nil, false, 200)
 
 	seen := map[string]bool{}
-	for deadline := time.Now().Add(30 * time.Second); len(seen) < 2; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); len(seen) < 3; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("librdkafka lines of both clients not seen in slog output:\n%s", out.String())
+			t.Fatalf("librdkafka lines of all three clients not seen in slog output (saw %v):\n%s", seen, out.String())
 		}
 		sc := bufio.NewScanner(strings.NewReader(out.String()))
 		for sc.Scan() {
@@ -106,7 +112,7 @@ func TestLibrdkafkaLogsGoThroughSlog(t *testing.T) {
 			if strings.Contains(line.Msg, "Connection refused") && line.Level != "DEBUG" {
 				t.Fatalf("a refused connection is logged at %s, want DEBUG: %s", line.Level, sc.Text())
 			}
-			for _, id := range []string{"logs-test-producer", "logs-test-admin"} {
+			for _, id := range []string{"logs-test-producer", "logs-test-admin", "logs-test-consumer"} {
 				if strings.HasPrefix(line.Client, id) {
 					seen[id] = true
 				}
