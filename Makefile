@@ -8,7 +8,7 @@ BUF := node-service/node_modules/.bin/buf
 FUZZTIME ?= 5s
 ARGS ?=
 
-.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-faults demo server producer client replay kafka-up kafka-down
+.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-faults demo server receiver producer client replay kafka-up kafka-down
 
 help: ## Show the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,16 +44,16 @@ test-go: ## Go unit and integration tests, lesson checks (needs Kafka: make kafk
 	cd go-service && REQUIRE_KAFKA=1 LESSONS_RUN=1 go test -count=1 -timeout 20m ./...
 
 test-faults: kafka-up ## Fault tests that restart the local Kafka broker (run alone: they stop it)
-	cd go-service && REQUIRE_KAFKA=1 E2E_KAFKA_RESTART=1 go test -count=1 -timeout 10m -run 'TestBrokerRestartLosesNothing|TestHealthFollowsKafka' -v ./e2e
+	cd go-service && REQUIRE_KAFKA=1 E2E_KAFKA_RESTART=1 go test -count=1 -timeout 10m -run 'TestBrokerRestartLosesNothing|TestHealthFollowsKafka|TestReceiverKafkaStoppedThenRetryLands' -v ./e2e
 
-test-fuzz: ## Run every fuzz target for FUZZTIME (default 5s)
-	@cd go-service && for file in $$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd); do \
-	  pkg=./$$(dirname $$file); \
+test-fuzz: ## Run every fuzz target in go-service for FUZZTIME (default 5s)
+	@cd go-service && found=0 && for file in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+	  pkg=./$$(dirname $${file#./}); \
 	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' $$file | cut -d' ' -f2); do \
-	    echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
+	    found=$$((found+1)); echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
 	    go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$target.log 2>&1 || { cat /tmp/fuzz-$$target.log; exit 1; }; \
 	  done; \
-	done
+	done; [ $$found -gt 0 ] || { echo "no fuzz targets found"; exit 1; }
 
 test-ts: deps ## TypeScript type check and tests
 	cd node-service && npx tsc --noEmit && REQUIRE_KAFKA=1 npm test --silent
@@ -66,6 +66,9 @@ demo: deps ## Start everything, send payments, watch them arrive, stop everythin
 server: kafka-up ## Terminal 1: the gRPC server (ingest + serve)
 	cd go-service && go run ./cmd/server $(ARGS)
 
+receiver: ## Webhook receiver on :8080 (POST /webhooks/<gateway>); set the gateways' secrets in go-service/.env
+	cd go-service && go run ./cmd/receiver $(ARGS)
+
 producer: ## Terminal 2: send synthetic payments (ARGS="--count 20 --rate 5")
 	cd go-service && go run ./cmd/producer $(ARGS)
 
@@ -75,7 +78,7 @@ replay: ## Re-drive dead letters to their raw topics once the normalizer is fixe
 client: deps ## Terminal 3: the TypeScript client printing [LOG] lines
 	cd node-service && npx tsx src/index.ts $(ARGS)
 
-kafka-up: ## Start local Kafka (KRaft) on 127.0.0.1:9092, SASL_SSL on 9094; first run resolves jars from Maven Central and makes a CA
+kafka-up: ## Start local Kafka (KRaft) on 127.0.0.1:9092; first run resolves jars from Maven Central
 	@$(KAFKA) up
 
 kafka-down: ## Stop local Kafka
@@ -90,7 +93,7 @@ BENCH_ARGS ?=
 .PHONY: bench bench-smoke profile bench-build
 
 bench-build:
-	@cd go-service && go build -o bin/ ./cmd/server ./cmd/producer ./tools/bench
+	@cd go-service && go build -o bin/ ./cmd/server ./cmd/receiver ./cmd/producer ./tools/bench
 
 bench: kafka-up bench-build ## Benchmarks on local Kafka (a few minutes): table, JSON and Markdown in bench/results/
 	cd go-service && bin/bench -out $(BENCH_OUT) $(BENCH_ARGS)
