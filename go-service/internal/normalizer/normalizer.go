@@ -44,6 +44,12 @@ var normalizers = map[pb.Gateway]Normalizer{
 	pb.Gateway_GATEWAY_SQUARE:   Square{},
 }
 
+// For returns the normalizer of a gateway.
+func For(g pb.Gateway) (Normalizer, bool) {
+	n, ok := normalizers[g]
+	return n, ok
+}
+
 // Normalize finds the record's gateway, normalizes it, and stamps every
 // Payment with where it came from. Errors are *Error (go to the DLQ) or wrap
 // ErrIgnored (counted and skipped).
