@@ -47,7 +47,7 @@ func TestRestartAfterKillNineRejoinsAsTheSameMember(t *testing.T) {
 // group that has partitions assigned.
 func groupMembers(t *testing.T, group string) []string {
 	t.Helper()
-	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(kafkaConfig, nil))
+	admin, err := kafka.NewAdminClient(kafkaConfig, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,13 +121,13 @@ func Header(m *ckafka.Message, key string) string {
 // sets its own). A topic created a moment ago may not be known to every
 // part of a busy broker yet: it asks again for a few seconds.
 func TopicMaxMessageBytes(ctx context.Context, k config.Kafka, topic string) (int, error) {
-	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	admin, err := NewAdminClient(k, nil)
 	if err != nil {
-		return 0, fmt.Errorf("kafka admin client: %w", err)
+		return 0, err
 	}
 	defer admin.Close()
 	for attempt := 0; ; attempt++ {
-		n, err := maxMessageBytes(ctx, admin, topic)
+		n, err := maxMessageBytes(ctx, admin.AdminClient, topic)
 		if err == nil || attempt == 20 || ctx.Err() != nil {
 			return n, err
 		}
