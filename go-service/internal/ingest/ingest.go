@@ -408,7 +408,12 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 	rec := recordOf(m)
 	began := time.Now()
 	payments, err := normalizer.Normalize(rec)
-	in.observe(rec, payments, err, time.Since(began))
+	took := time.Since(began)
+	var out []*ckafka.Message
+	if err == nil {
+		out, err = in.encode(payments)
+	}
+	in.observe(rec, payments, err, took)
 	switch {
 	case errors.Is(err, normalizer.ErrIgnored):
 		in.Stats.Skipped.Add(1)
@@ -416,17 +421,24 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 	case err != nil:
 		return []*ckafka.Message{in.deadLetter(m, rec, err)}
 	}
+	in.Stats.Payments.Add(int64(len(out)))
+	return out
+}
+
+// encode turns payments into records of the normalized topic, or says why
+// one of them cannot be sent.
+func (in *Ingester) encode(payments []*pb.Payment) ([]*ckafka.Message, error) {
 	out := make([]*ckafka.Message, 0, len(payments))
 	for _, p := range payments {
 		value, err := proto.Marshal(p)
 		if err != nil { // only an invalid UTF-8 string can do this
-			return []*ckafka.Message{in.deadLetter(m, rec, &normalizer.Error{Code: normalizer.CodeMalformedJSON, Msg: "payment cannot be encoded: " + err.Error()})}
+			return nil, &normalizer.Error{Code: normalizer.CodeMalformedJSON, Msg: "payment cannot be encoded: " + err.Error()}
 		}
 		if in.opts.MaxPaymentBytes > 0 && len(value) > in.opts.MaxPaymentBytes {
 			// Invalid UTF-8 in a record's text can do this: each bad byte
 			// becomes U+FFFD, three bytes. Sent, it would be refused.
-			return []*ckafka.Message{in.deadLetter(m, rec, &normalizer.Error{Code: normalizer.CodeTooLarge,
-				Msg: fmt.Sprintf("its payment is %d bytes, more than the %d the normalized topic takes", len(value), in.opts.MaxPaymentBytes)})}
+			return nil, &normalizer.Error{Code: normalizer.CodeTooLarge,
+				Msg: fmt.Sprintf("its payment is %d bytes, more than the %d the normalized topic takes", len(value), in.opts.MaxPaymentBytes)}
 		}
 		gw := normalizer.GatewayName(p.GetGateway())
 		out = append(out, &ckafka.Message{
@@ -443,8 +455,7 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 			},
 		})
 	}
-	in.Stats.Payments.Add(int64(len(out)))
-	return out
+	return out, nil
 }
 
 func recordOf(m *ckafka.Message) normalizer.Record {

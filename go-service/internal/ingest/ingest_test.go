@@ -8,12 +8,14 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -265,5 +267,25 @@ func TestBoundText(t *testing.T) {
 		if len(tc.in) <= tc.limit && got != tc.in {
 			t.Errorf("boundText changed a short text: %q", got)
 		}
+	}
+}
+
+// A payment too large for the normalized topic is a dead letter, and is
+// counted as one: in OnRecord (the metrics) and in Stats, not as a payment.
+func TestTooLargePaymentIsCountedAsADeadLetter(t *testing.T) {
+	var outcome Outcome
+	var code normalizer.Code
+	in := New(Options{NormalizedTopic: "n", DLQTopic: "d", MaxPaymentBytes: 10_000,
+		OnRecord: func(_ string, o Outcome, c normalizer.Code, _ time.Duration) { outcome, code = o, c }}, nil, quietLog())
+	out := in.route(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe")},
+		Value: stripeSucceeded(t, bytes.Repeat([]byte{0xff}, 5_000), ""), Headers: []ckafka.Header{{Key: "gateway", Value: []byte("stripe")}}})
+	if len(out) != 1 || *out[0].TopicPartition.Topic != "d" || kafka.Header(out[0], "error_code") != string(normalizer.CodeTooLarge) {
+		t.Fatalf("route gave %d records, want one too_large DLQ record", len(out))
+	}
+	if outcome != OutcomeDLQ || code != normalizer.CodeTooLarge {
+		t.Errorf("OnRecord heard %q %q, want %q %q", outcome, code, OutcomeDLQ, normalizer.CodeTooLarge)
+	}
+	if in.Stats.Payments.Load() != 0 || in.Stats.DLQ.Load() != 1 {
+		t.Errorf("stats: %d payments, %d DLQ; want 0 and 1", in.Stats.Payments.Load(), in.Stats.DLQ.Load())
 	}
 }
