@@ -12,10 +12,10 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -41,13 +41,16 @@ type Config struct {
 	DLQTopic        string
 	GroupID         string // consumer group of the ingest stage
 	ConsumerMode    string // ingest.ModePerTopic or ingest.ModeShared
-	Host            string // interface the gRPC and metrics servers listen on; "" means all
-	Port            int    // gRPC port; 0 picks a free one
-	MetricsPort     int    // port of /metrics, /healthz, /readyz; 0 turns that server off
-	MaxStreams      int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
-	Security        grpcserver.Security
-	Window          int           // recent payments kept for replay; 0 means the hub's default
-	ShutdownGrace   time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
+	// InstanceID is the static group member id of this instance; "" means
+	// DefaultInstanceID(Port).
+	InstanceID    string
+	Host          string // interface the gRPC server listens on; "" means all
+	Port          int    // gRPC port; 0 picks a free one
+	MetricsAddr   string // host:port of /metrics, /healthz, /readyz; "" turns that server off
+	MaxStreams    int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
+	Security      grpcserver.Security
+	Window        int           // recent payments kept for replay; 0 means the hub's default
+	ShutdownGrace time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
 }
 
 // DefaultShutdownGrace is the shutdown grace of a Config that sets none.
@@ -67,13 +70,13 @@ type App struct {
 	ingester *ingest.Ingester
 	hub      *stream.Hub
 
-	// The edge: gRPC, and the metrics HTTP server when MetricsPort is set.
+	// The edge: gRPC, and the metrics HTTP server when MetricsAddr is set.
 	svc       *grpcserver.Service
 	gs        *grpc.Server
 	healthSrv *health.Server
 	lis       net.Listener
-	metrics   *metrics.Metrics // nil without MetricsPort
-	ms        *metrics.Server  // nil without MetricsPort
+	metrics   *metrics.Metrics // nil without MetricsAddr
+	ms        *metrics.Server  // nil without MetricsAddr
 
 	stopStages context.CancelFunc
 	errs       chan error    // how each stage and server ended
@@ -122,9 +125,14 @@ func (a *App) connectKafka(ctx context.Context) error {
 	// Poll loops: the ingest consumers', the producer's, the serve stage's.
 	procs := kafka.SpareProcs(ingest.Consumers(a.cfg.ConsumerMode, len(a.cfg.Topics)) + 2)
 	a.log.Debug("GOMAXPROCS set", "procs", procs)
-	err := errors.Join(
-		kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.NormalizedTopic)),
-		kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig))
+	// One after the other: a cluster that refuses us says so once.
+	err := kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.NormalizedTopic))
+	if err == nil {
+		err = kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig)
+	}
+	if err != nil && kafka.Refused(err) {
+		return err // a wrong secret or certificate: the line names the setting
+	}
 	if err != nil {
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
@@ -147,16 +155,17 @@ func (a *App) closeKafka() {
 }
 
 // buildStages builds the ingest and serve stages and the gRPC service over
-// them, with metrics when MetricsPort is set.
+// them, with metrics when MetricsAddr is set.
 func (a *App) buildStages() {
 	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window})
 	ingestOpts := ingest.Options{
 		Kafka: a.cfg.Kafka, GroupID: a.cfg.GroupID, Topics: a.cfg.Topics, ConsumerMode: a.cfg.ConsumerMode,
 		NormalizedTopic: a.cfg.NormalizedTopic, DLQTopic: a.cfg.DLQTopic,
 		DrainTimeout: a.cfg.ShutdownGrace,
+		InstanceID:   DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
 	}
 	var observer grpcserver.Observer
-	if a.cfg.MetricsPort != 0 {
+	if a.cfg.MetricsAddr != "" {
 		a.metrics = metrics.New(metrics.Sources{
 			Hub:         a.hub.Stats,
 			ConsumerLag: func() map[string]int64 { return a.ingester.ConsumerLag() },
@@ -165,9 +174,25 @@ func (a *App) buildStages() {
 		})
 		observer = a.metrics
 		ingestOpts.OnRecord = a.metrics.OnRecord
+		ingestOpts.OnDeliveryFailure = a.metrics.DeliveryFailed
 	}
 	a.ingester = ingest.New(ingestOpts, a.producer, a.log)
 	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer))
+}
+
+// DefaultInstanceID is the static group member id: the setting, else the
+// host name and the gRPC port. A server on port 0 listens on another port
+// after a restart, so it could not come back as the same member: its
+// consumers are dynamic members (""), which leave the group when they stop.
+func DefaultInstanceID(setting string, port int) string {
+	if setting != "" || port == 0 {
+		return setting
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return ingest.DefaultInstanceID(host, port)
 }
 
 // Ready is one condition for gRPC health, /readyz and the ready gauge: Kafka
@@ -179,6 +204,9 @@ func (a *App) Ready() (bool, string) {
 			return false, "Kafka not probed yet"
 		}
 		return false, err.Error()
+	}
+	if why := a.ingester.Problem(); why != "" {
+		return false, why
 	}
 	if !a.ingester.Assigned() {
 		return false, "ingest consumers have no partitions assigned yet"
@@ -197,9 +225,10 @@ func (a *App) listen(grpcOpts []grpc.ServerOption) error {
 		return fmt.Errorf("GRPC_PORT=%d: %w", a.cfg.Port, err)
 	}
 	if a.metrics != nil {
-		if a.ms, err = a.metrics.Listen(net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.MetricsPort))); err != nil {
+		// /metrics takes the gRPC token; the probes stay open (metrics.ServerConfig).
+		if a.ms, err = a.metrics.ListenConfig(metrics.ServerConfig{Addr: a.cfg.MetricsAddr, Token: a.cfg.Security.AuthToken}); err != nil {
 			lis.Close()
-			return fmt.Errorf("METRICS_PORT=%d: %w", a.cfg.MetricsPort, err)
+			return fmt.Errorf("METRICS_ADDR=%s: %w", a.cfg.MetricsAddr, err)
 		}
 	}
 	a.lis = lis

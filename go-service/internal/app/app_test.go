@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,7 @@ func TestRunServesAndStopsOnCancel(t *testing.T) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	cfg := Config{Kafka: k, Topics: []string{raw}, NormalizedTopic: normalized, DLQTopic: dlq,
-		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", MetricsPort: freePort(t)}
+		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", MetricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
