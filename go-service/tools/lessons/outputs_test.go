@@ -196,7 +196,7 @@ func loadSources(t *testing.T) *sources {
 	}
 	var fixed []string
 	add := func(lit string) {
-		lit = strings.TrimRight(lit, " \n")
+		lit = strings.TrimRight(lit, "\n")
 		if len(letter.FindAllString(coursePrefix.ReplaceAllString(lit, ""), -1)) < 6 {
 			return // too little fixed text to say anything ("%s: %v", "[CLIENT] ${line}")
 		}
