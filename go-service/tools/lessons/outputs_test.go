@@ -167,6 +167,7 @@ func TestOutputsAreTiedToTheirProducers(t *testing.T) {
 // and the names of its tests and packages.
 type sources struct {
 	literals []literal
+	words    map[string]bool // every literal as written: slog's attribute keys
 	tests    map[string]bool
 	jsonKeys map[string]bool // the contract's fields as ts-proto's toJSON names them
 	packages map[string]bool
@@ -186,7 +187,7 @@ var (
 
 func loadSources(t *testing.T) *sources {
 	t.Helper()
-	s := &sources{tests: map[string]bool{}, packages: map[string]bool{}, jsonKeys: map[string]bool{}}
+	s := &sources{tests: map[string]bool{}, packages: map[string]bool{}, jsonKeys: map[string]bool{}, words: map[string]bool{}}
 	gen, err := os.ReadFile(filepath.Join(repo, "node-service", "src", "gen", "payment.ts"))
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +197,7 @@ func loadSources(t *testing.T) *sources {
 	}
 	var fixed []string
 	add := func(lit string) {
+		s.words[lit] = true
 		lit = strings.TrimRight(lit, "\n")
 		if len(letter.FindAllString(coursePrefix.ReplaceAllString(lit, ""), -1)) < 6 {
 			return // too little fixed text to say anything ("%s: %v", "[CLIENT] ${line}")
@@ -433,6 +435,7 @@ func goLiterals(src []byte) []string {
 
 var (
 	prefixed     = regexp.MustCompile(`^\[([A-Z]+)\] (?:(?:WARN|ERROR): )?(.*)$`)
+	attr         = regexp.MustCompile(` ([a-z_.]+)=("(?:[^"\\]|\\.)*"|\S*)`)
 	firstAttr    = regexp.MustCompile(` [a-z_.]+=`)
 	paymentLine  = regexp.MustCompile(`^\[LOG\] Payment: (\S+) \| (.+) ([A-Z]{3}) \| ([A-Z_]+) \| ([A-Z_]+)$`)
 	sentLine     = regexp.MustCompile(`^\[PRODUCER\] Sent: (\S+) \| ([a-z]+) \| (\S+)(.*)$`)
@@ -521,19 +524,37 @@ func (s *sources) check(line string) (*paymentCheck, error) {
 		return nil, nil
 	}
 	if m := prefixed.FindStringSubmatch(line); m != nil {
-		msg := m[2]
+		msg, attrs := m[2], ""
 		if loc := firstAttr.FindStringIndex(msg); loc != nil {
-			msg = msg[:loc[0]]
+			msg, attrs = msg[:loc[0]], msg[loc[0]:]
 		}
-		if s.matches(msg) || s.matches(m[2]) || s.matches(line) || s.endsWithMessage(m[2]) {
+		if s.matches(m[2]) || s.matches(line) || s.endsWithMessage(m[2]) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("the code prints no such message: %q", msg)
+		if !s.matches(msg) {
+			return nil, fmt.Errorf("the code prints no such message: %q", msg)
+		}
+		return nil, s.checkAttrs(attrs)
 	}
 	if s.endsWithMessage(line) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("the code prints no such line (nor does it end with one of its messages)")
+}
+
+// checkAttrs checks a log line's " key=value" attributes: each key must be a
+// literal of the code, and a quoted value with words in it (an error) must end
+// with one of its messages.
+func (s *sources) checkAttrs(attrs string) error {
+	for _, a := range attr.FindAllStringSubmatch(attrs, -1) {
+		if !s.words[a[1]] {
+			return fmt.Errorf("the code logs no attribute %q", a[1])
+		}
+		if v, err := strconv.Unquote(a[2]); err == nil && len(letter.FindAllString(v, -1)) >= 6 && !s.endsWithMessage(v) {
+			return fmt.Errorf("%s=%s: the code prints no such message", a[1], a[2])
+		}
+	}
+	return nil
 }
 
 // endsWithMessage reports whether line, or what follows one of its ": ",
@@ -649,6 +670,9 @@ func TestOutputLineChecks(t *testing.T) {
 		{"[KAFKA] Assigned 2 partition(s) of payments.raw topic=payments.raw", true},
 		{"[KAFKA] Assigned ... partition(s) of ...", true},
 		{"[KAFKA] Got 2 partition(s)", false},
+		{`[KAFKA] dead-lettered code=too_large gateway=stripe err="its payment is ... bytes, more than the 1047564 the normalized topic takes"`, true},
+		{`[KAFKA] dead-lettered code=too_large gateway=stripe err="the record was far too heavy for the broker"`, false},
+		{"[KAFKA] dead-lettered code=too_large weight=9", false},
 		{"[KAFKA] Assigned ... partitions to ...", false},
 		{"[PRODUCER] Sent: pay_... | razorpay | ₹... (malformed on purpose: malformed_json)", true},
 		{"[PRODUCER] Sent: pay_... | razorpay | ₹... (resent)", false},
