@@ -36,6 +36,10 @@ import (
 //	[PRODUCER] Sent: key | stripe | $5.00   the amount re-formatted by internal/money
 //	=== RUN / --- PASS: / --- FAIL: TestX   a test that exists in go-service or node-service
 //	ok  <pkg> ... / FAIL <pkg> ...      a package that exists
+//	{"id":...} / "amountMinor": "5000",  the contract's JSON field names only
+//	{"time":...,"msg":"..."}            LOG_FORMAT=json: the code's message and attribute keys
+//	ERROR: / Code: NotFound / Message: m   grpcurl: a real gRPC code, one of the server's messages
+//	5000                                a line of digits: a count that varies
 //	anything else, e.g. "[SERVER] Client connected peer=... stream=1" or
 //	"server: GRPC_PORT=...: want a whole number from 0 to 65535"
 //	                                    its message (for a [PREFIX] line, the text up to the
@@ -48,9 +52,10 @@ import (
 //
 // A fenced block looks like output, and must carry one of these markers, when
 // a line of it starts with a course prefix ("[SERVER] ", "[LOG] ", ...), "$ ",
-// "ok  ", "=== RUN", "--- PASS", "--- FAIL", or a binary's error prefix
-// ("server: ", "producer: ", "client: ", ...). Blocks quoting code (from:) or
-// running it (run) are not output.
+// "ok  ", "=== RUN", "--- PASS", "--- FAIL", a binary's error prefix
+// ("server: ", "producer: ", "client: ", ...), or one of the other tools' ("go: ",
+// "error TS", grpcurl's "ERROR:", kcat's "% ERROR", ...): see looksLike. Blocks
+// quoting code (from:) or running it (run) are not output.
 const (
 	outputLines     = "lines"
 	outputUnchecked = "unchecked"
@@ -59,7 +64,8 @@ const (
 var (
 	outputMarker = regexp.MustCompile(`^<!-- output: (lines|unchecked: .+) -->$`)
 	anyMarker    = regexp.MustCompile(`^<!-- (from: .*|run(: server)?|expect|output: .*) -->$`)
-	looksLike    = regexp.MustCompile(`^(\[[A-Z]+\] |\$ |ok  |=== RUN|--- (PASS|FAIL)|(server|producer|receiver|replay|client|demo): )`)
+	looksLike    = regexp.MustCompile(`^(\[[A-Z]+\] |\$ |ok  |=== RUN|--- (PASS|FAIL)|(server|producer|receiver|replay|client|demo): |` +
+		`(PASS|FAIL)$|FAIL[: ]|go: |error TS|ERROR:$|Error invoking|Failed to dial|% ERROR|\{"time":|not ready: |skipping tests)`)
 )
 
 type outputBlock struct {
@@ -434,12 +440,21 @@ func goLiterals(src []byte) []string {
 }
 
 var (
-	prefixed     = regexp.MustCompile(`^\[([A-Z]+)\] (?:(?:WARN|ERROR): )?(.*)$`)
-	attr         = regexp.MustCompile(` ([a-z_.]+)=("(?:[^"\\]|\\.)*"|\S*)`)
-	firstAttr    = regexp.MustCompile(` [a-z_.]+=`)
-	paymentLine  = regexp.MustCompile(`^\[LOG\] Payment: (\S+) \| (.+) ([A-Z]{3}) \| ([A-Z_]+) \| ([A-Z_]+)$`)
-	sentLine     = regexp.MustCompile(`^\[PRODUCER\] Sent: (\S+) \| ([a-z]+) \| (\S+)(.*)$`)
-	jsonField    = regexp.MustCompile(`obj\.(\w+) =`)
+	prefixed       = regexp.MustCompile(`^\[([A-Z]+)\] (?:(?:WARN|ERROR): )?(.*)$`)
+	attr           = regexp.MustCompile(` ([a-z_.]+)=("(?:[^"\\]|\\.)*"|\S*)`)
+	firstAttr      = regexp.MustCompile(` [a-z_.]+=`)
+	paymentLine    = regexp.MustCompile(`^\[LOG\] Payment: (\S+) \| (.+) ([A-Z]{3}) \| ([A-Z_]+) \| ([A-Z_]+)$`)
+	sentLine       = regexp.MustCompile(`^\[PRODUCER\] Sent: (\S+) \| ([a-z]+) \| (\S+)(.*)$`)
+	jsonField      = regexp.MustCompile(`obj\.(\w+) =`)
+	jsonPunct      = regexp.MustCompile(`^\s*[{}\[\]]+,?$`)
+	figure         = regexp.MustCompile(`^\s*[0-9]+$`) // a count from wc or jq: it varies
+	prettyJSON     = regexp.MustCompile(`^\s+"(\w+)": `)
+	grpcurlCode    = regexp.MustCompile(`^  Code: (\w+)$`)
+	grpcurlMessage = regexp.MustCompile(`^  Message: (.+)$`)
+	grpcCodes      = map[string]bool{"OK": true, "Canceled": true, "Unknown": true, "InvalidArgument": true, "DeadlineExceeded": true,
+		"NotFound": true, "AlreadyExists": true, "PermissionDenied": true, "ResourceExhausted": true, "FailedPrecondition": true,
+		"Aborted": true, "OutOfRange": true, "Unimplemented": true, "Internal": true, "Unavailable": true, "DataLoss": true, "Unauthenticated": true}
+	slogJSON     = regexp.MustCompile(`^\{"time":.*"msg":"((?:[^"\\]|\\.)*)"`)
 	jsonLine     = regexp.MustCompile(`^\{"`)
 	jsonMetadata = regexp.MustCompile(`"metadata":\{[^}]*\}`) // a map: its keys are the gateway's
 	jsonKey      = regexp.MustCompile(`"(\w+)":`)
@@ -499,6 +514,39 @@ func (s *sources) check(line string) (*paymentCheck, error) {
 			}
 		}
 		return nil, fmt.Errorf("internal/money formats %s as none of the course's currencies would print it (%s, ...)", m[3], money.Format(minor, "USD"))
+	}
+	// grpcurl's report of a status: ERROR:, Code: <name>, Message: <ours>
+	if line == "ERROR:" || jsonPunct.MatchString(line) || figure.MatchString(line) {
+		return nil, nil
+	}
+	if m := grpcurlCode.FindStringSubmatch(line); m != nil {
+		if !grpcCodes[m[1]] {
+			return nil, fmt.Errorf("%s is not a gRPC status code", m[1])
+		}
+		return nil, nil
+	}
+	if m := grpcurlMessage.FindStringSubmatch(line); m != nil {
+		if !s.matches(m[1]) && !s.endsWithMessage(m[1]) {
+			return nil, fmt.Errorf("the server sends no such message: %q", m[1])
+		}
+		return nil, nil
+	}
+	if m := prettyJSON.FindStringSubmatch(line); m != nil {
+		if !s.jsonKeys[m[1]] {
+			return nil, fmt.Errorf("%q is no field of the contract's JSON (node-service/src/gen/payment.ts)", m[1])
+		}
+		return nil, nil
+	}
+	if m := slogJSON.FindStringSubmatch(line); m != nil {
+		if !s.matches(m[1]) {
+			return nil, fmt.Errorf("the code logs no such message: %q", m[1])
+		}
+		for _, k := range jsonKey.FindAllStringSubmatch(line, -1) {
+			if k[1] != "time" && k[1] != "level" && k[1] != "msg" && !s.words[k[1]] {
+				return nil, fmt.Errorf("the code logs no attribute %q", k[1])
+			}
+		}
+		return nil, nil
 	}
 	if jsonLine.MatchString(line) {
 		for _, m := range jsonKey.FindAllStringSubmatch(jsonMetadata.ReplaceAllString(line, ""), -1) {
@@ -690,6 +738,12 @@ func TestOutputLineChecks(t *testing.T) {
 		{`{"id":"x","gateway":"GATEWAY_STRIPE","metadata":{"order_id":"1"}}`, true},
 		{`{"id":"x","gateway_name":"STRIPE"}`, false},
 		{"...", true},
+		{"  Code: NotFound", true},
+		{"  Code: Missing", false},
+		{`{"time":"2026-11-25T17:06:48Z","level":"INFO","msg":"gRPC listening on :50051","component":"SERVER"}`, true},
+		{`{"time":"2026-11-25T17:06:48Z","level":"INFO","msg":"gRPC listening on :50051","colour":"SERVER"}`, false},
+		{`    "amountMinor": "180028",`, true},
+		{`    "amount_minor": "180028",`, false},
 		{"[LOG] Payment: pi_1 | $5.00 USD | STRIPE | COMPLETED", true},
 		{"[LOG] Payment: pi_1 | $5.00 USD | STRIPE | SETTLED", false},
 	}
