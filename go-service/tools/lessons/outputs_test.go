@@ -40,6 +40,7 @@ import (
 //	{"time":...,"msg":"..."}            LOG_FORMAT=json: the code's message and attribute keys
 //	ERROR: / Code: NotFound / Message: m   grpcurl: a real gRPC code, one of the server's messages
 //	5000                                a line of digits: a count that varies
+//	▶ / ✔ / ✖ name (12ms), ℹ tests 11    node --test: a test that exists in node-service/test
 //	anything else, e.g. "[SERVER] Client connected peer=... stream=1" or
 //	"server: GRPC_PORT=...: want a whole number from 0 to 65535"
 //	                                    its message (for a [PREFIX] line, the text up to the
@@ -65,7 +66,7 @@ var (
 	outputMarker = regexp.MustCompile(`^<!-- output: (lines|unchecked: .+) -->$`)
 	anyMarker    = regexp.MustCompile(`^<!-- (from: .*|run(: server)?|expect|output: .*) -->$`)
 	looksLike    = regexp.MustCompile(`^(\[[A-Z]+\] |\$ |ok  |=== RUN|--- (PASS|FAIL)|(server|producer|receiver|replay|client|demo): |` +
-		`(PASS|FAIL)$|FAIL[: ]|go: |error TS|ERROR:$|Error invoking|Failed to dial|% ERROR|\{"time":|not ready: |skipping tests)`)
+		`(PASS|FAIL)$|FAIL[: ]|\s*(▶|✔|✖) |go: |error TS|ERROR:$|Error invoking|Failed to dial|% ERROR|\{"time":|not ready: |skipping tests)`)
 )
 
 type outputBlock struct {
@@ -459,6 +460,8 @@ var (
 	jsonMetadata = regexp.MustCompile(`"metadata":\{[^}]*\}`) // a map: its keys are the gateway's
 	jsonKey      = regexp.MustCompile(`"(\w+)":`)
 	goTestResult = regexp.MustCompile(`^(PASS|FAIL)$`)
+	nodeSpec     = regexp.MustCompile(`^\s*(?:▶|✔|✖) (.+?)(?: \([0-9.]+m?s\))?$`)
+	nodeSummary  = regexp.MustCompile(`^ℹ [a-z_]+ [0-9.]+$`)
 	goTestLine   = regexp.MustCompile(`^\s*(?:=== (?:RUN|PAUSE|CONT|NAME)\s+|--- (?:PASS|FAIL|SKIP): )([^/\s]+)`)
 	pkgLine      = regexp.MustCompile("^(?:ok|FAIL|\\?)\\s+github\\.com/paymentgateway/aggregator/go-service/(\\S+)")
 	amountText   = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?`)
@@ -557,6 +560,15 @@ func (s *sources) check(line string) (*paymentCheck, error) {
 		return nil, nil
 	}
 	if goTestResult.MatchString(line) {
+		return nil, nil
+	}
+	if m := nodeSpec.FindStringSubmatch(line); m != nil {
+		if !s.tests[m[1]] {
+			return nil, fmt.Errorf("no test %q in node-service/test", m[1])
+		}
+		return nil, nil
+	}
+	if nodeSummary.MatchString(line) {
 		return nil, nil
 	}
 	if m := goTestLine.FindStringSubmatch(line); m != nil {
@@ -738,6 +750,8 @@ func TestOutputLineChecks(t *testing.T) {
 		{`{"id":"x","gateway":"GATEWAY_STRIPE","metadata":{"order_id":"1"}}`, true},
 		{`{"id":"x","gateway_name":"STRIPE"}`, false},
 		{"...", true},
+		{"    ✔ filters return only, and all, matching payments (1016.410843ms)", true},
+		{"    ✔ filters return some payments (1016.410843ms)", false},
 		{"  Code: NotFound", true},
 		{"  Code: Missing", false},
 		{`{"time":"2026-11-25T17:06:48Z","level":"INFO","msg":"gRPC listening on :50051","component":"SERVER"}`, true},
