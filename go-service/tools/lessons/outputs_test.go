@@ -41,6 +41,8 @@ import (
 //	ERROR: / Code: NotFound / Message: m   grpcurl: a real gRPC code, one of the server's messages
 //	5000                                a line of digits: a count that varies
 //	▶ / ✔ / ✖ name (12ms), ℹ tests 11    node --test: a test that exists in node-service/test
+//	  total (distinct payments)   2003  the client's stats table: a count under a name of the
+//	  KWD                      149.133  code or the contract; a currency's total goes to formatMoney
 //	anything else, e.g. "[SERVER] Client connected peer=... stream=1" or
 //	"server: GRPC_PORT=...: want a whole number from 0 to 65535"
 //	                                    its message (for a [PREFIX] line, the text up to the
@@ -66,7 +68,7 @@ var (
 	outputMarker = regexp.MustCompile(`^<!-- output: (lines|unchecked: .+) -->$`)
 	anyMarker    = regexp.MustCompile(`^<!-- (from: .*|run(: server)?|expect|output: .*) -->$`)
 	looksLike    = regexp.MustCompile(`^(\[[A-Z]+\] |\$ |ok  |=== RUN|--- (PASS|FAIL)|(server|producer|receiver|replay|client|demo): |` +
-		`(PASS|FAIL)$|FAIL[: ]|\s*(▶|✔|✖) |go: |error TS|ERROR:$|Error invoking|Failed to dial|% ERROR|\{"time":|not ready: |skipping tests)`)
+		`(PASS|FAIL)$|FAIL[: ]|(Payments|By gateway|By status|Totals by currency|Dead-letter queue|Consumer lag)|\s*(▶|✔|✖) |go: |error TS|ERROR:$|Error invoking|Failed to dial|% ERROR|\{"time":|not ready: |skipping tests)`)
 )
 
 type outputBlock struct {
@@ -460,6 +462,10 @@ var (
 	jsonMetadata = regexp.MustCompile(`"metadata":\{[^}]*\}`) // a map: its keys are the gateway's
 	jsonKey      = regexp.MustCompile(`"(\w+)":`)
 	goTestResult = regexp.MustCompile(`^(PASS|FAIL)$`)
+	statsRow     = regexp.MustCompile(`^  (\S.*?) {2,}(\S+)$`)
+	currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
+	countText    = regexp.MustCompile(`^[0-9]+$`)
+	topicName    = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)+$`)
 	nodeSpec     = regexp.MustCompile(`^\s*(?:▶|✔|✖) (.+?)(?: \([0-9.]+m?s\))?$`)
 	nodeSummary  = regexp.MustCompile(`^ℹ [a-z_]+ [0-9.]+$`)
 	goTestLine   = regexp.MustCompile(`^\s*(?:=== (?:RUN|PAUSE|CONT|NAME)\s+|--- (?:PASS|FAIL|SKIP): )([^/\s]+)`)
@@ -481,6 +487,9 @@ type paymentCheck struct {
 func (s *sources) check(line string) (*paymentCheck, error) {
 	line = strings.TrimPrefix(strings.TrimRight(line, " "), "^C") // the terminal echoes Ctrl-C
 	if strings.TrimSpace(line) == "" || placeholder.ReplaceAllString(strings.TrimSpace(line), "") == "" {
+		return nil, nil
+	}
+	if s.words[line] { // printed as it is written ("  (none)")
 		return nil, nil
 	}
 	if m := paymentLine.FindStringSubmatch(line); m != nil {
@@ -562,6 +571,9 @@ func (s *sources) check(line string) (*paymentCheck, error) {
 	if goTestResult.MatchString(line) {
 		return nil, nil
 	}
+	if m := statsRow.FindStringSubmatch(line); m != nil {
+		return s.checkStatsRow(m[1], m[2])
+	}
 	if m := nodeSpec.FindStringSubmatch(line); m != nil {
 		if !s.tests[m[1]] {
 			return nil, fmt.Errorf("no test %q in node-service/test", m[1])
@@ -600,6 +612,30 @@ func (s *sources) check(line string) (*paymentCheck, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("the code prints no such line (nor does it end with one of its messages)")
+}
+
+// checkStatsRow checks a row of the client's stats table ("  name  value"):
+// a currency's total goes to the client's formatMoney like a [LOG] line's
+// amount; any other row is a count under a name the code prints or the
+// contract's (a gateway, a status, a dead-letter code, a topic).
+func (s *sources) checkStatsRow(name, value string) (*paymentCheck, error) {
+	if currencyCode.MatchString(name) && !countText.MatchString(value) {
+		if placeholder.MatchString(value) {
+			return nil, nil
+		}
+		digits := amountText.FindString(value)
+		if digits == "" {
+			return nil, fmt.Errorf("no amount in %q", value)
+		}
+		return &paymentCheck{shown: value, currency: name, minor: strings.Replace(digits, ".", "", 1)}, nil
+	}
+	if !countText.MatchString(value) && !placeholder.MatchString(value) {
+		return nil, fmt.Errorf("%s: %q is not a count", name, value)
+	}
+	if gateways[name] || statuses[name] || s.words[name] || topicName.MatchString(name) || name == "(none)" {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("the stats table has no row %q", name)
 }
 
 // checkAttrs checks a log line's " key=value" attributes: each key must be a
@@ -750,6 +786,11 @@ func TestOutputLineChecks(t *testing.T) {
 		{`{"id":"x","gateway":"GATEWAY_STRIPE","metadata":{"order_id":"1"}}`, true},
 		{`{"id":"x","gateway_name":"STRIPE"}`, false},
 		{"...", true},
+		{"  total (distinct payments)               2003", true},
+		{"  payments in total                       2003", false},
+		{"  COMPLETED                               25", true},
+		{"  malformed_json                          25", true},
+		{"  payments.raw.stripe                      0", true},
 		{"    ✔ filters return only, and all, matching payments (1016.410843ms)", true},
 		{"    ✔ filters return some payments (1016.410843ms)", false},
 		{"  Code: NotFound", true},
