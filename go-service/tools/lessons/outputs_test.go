@@ -40,6 +40,7 @@ import (
 //	{"time":...,"msg":"..."}            LOG_FORMAT=json: the code's message and attribute keys
 //	ERROR: / Code: NotFound / Message: m   grpcurl: a real gRPC code, one of the server's messages
 //	5000                                a line of digits: a count that varies
+//	payagg_name{label="v"} 1            a metric and label names the metrics package exports
 //	▶ / ✔ / ✖ name (12ms), ℹ tests 11    node --test: a test that exists in node-service/test
 //	  total (distinct payments)   2003  the client's stats table: a count under a name of the
 //	  KWD                      149.133  code or the contract; a currency's total goes to formatMoney
@@ -68,7 +69,7 @@ var (
 	outputMarker = regexp.MustCompile(`^<!-- output: (lines|unchecked: .+) -->$`)
 	anyMarker    = regexp.MustCompile(`^<!-- (from: .*|run(: server)?|expect|output: .*) -->$`)
 	looksLike    = regexp.MustCompile(`^(\[[A-Z]+\] |\$ |ok  |=== RUN|--- (PASS|FAIL)|(server|producer|receiver|replay|client|demo): |` +
-		`(PASS|FAIL)$|FAIL[: ]|(Payments|By gateway|By status|Totals by currency|Dead-letter queue|Consumer lag)|\s*(▶|✔|✖) |go: |error TS|ERROR:$|Error invoking|Failed to dial|% ERROR|\{"time":|not ready: |skipping tests)`)
+		`(PASS|FAIL)$|FAIL[: ]|payagg_|(Payments|By gateway|By status|Totals by currency|Dead-letter queue|Consumer lag)|\s*(▶|✔|✖) |go: |error TS|ERROR:$|Error invoking|Failed to dial|% ERROR|\{"time":|not ready: |skipping tests)`)
 )
 
 type outputBlock struct {
@@ -466,6 +467,8 @@ var (
 	currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 	countText    = regexp.MustCompile(`^[0-9]+$`)
 	topicName    = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)+$`)
+	metricLine   = regexp.MustCompile(`^payagg_([a-z_]+)(?:\{([^}]*)\})? \S+$`)
+	metricLabel  = regexp.MustCompile(`([a-z_]+)="`)
 	nodeSpec     = regexp.MustCompile(`^\s*(?:▶|✔|✖) (.+?)(?: \([0-9.]+m?s\))?$`)
 	nodeSummary  = regexp.MustCompile(`^ℹ [a-z_]+ [0-9.]+$`)
 	goTestLine   = regexp.MustCompile(`^\s*(?:=== (?:RUN|PAUSE|CONT|NAME)\s+|--- (?:PASS|FAIL|SKIP): )([^/\s]+)`)
@@ -574,6 +577,9 @@ func (s *sources) check(line string) (*paymentCheck, error) {
 	if m := statsRow.FindStringSubmatch(line); m != nil {
 		return s.checkStatsRow(m[1], m[2])
 	}
+	if m := metricLine.FindStringSubmatch(line); m != nil {
+		return nil, s.checkMetric(m[1], m[2])
+	}
 	if m := nodeSpec.FindStringSubmatch(line); m != nil {
 		if !s.tests[m[1]] {
 			return nil, fmt.Errorf("no test %q in node-service/test", m[1])
@@ -636,6 +642,21 @@ func (s *sources) checkStatsRow(name, value string) (*paymentCheck, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("the stats table has no row %q", name)
+}
+
+// checkMetric checks a Prometheus sample: the metric (less a histogram's
+// _sum, _count or _bucket) and its label names must be the metrics package's.
+func (s *sources) checkMetric(name, labels string) error {
+	known := func(n string) bool { return s.words[n] || s.words["_"+n] }
+	if !known(name) && !known(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_sum"), "_count"), "_bucket")) {
+		return fmt.Errorf("the code exports no metric payagg_%s", name)
+	}
+	for _, l := range metricLabel.FindAllStringSubmatch(labels, -1) {
+		if !s.words[l[1]] {
+			return fmt.Errorf("payagg_%s has no label %q", name, l[1])
+		}
+	}
+	return nil
 }
 
 // checkAttrs checks a log line's " key=value" attributes: each key must be a
@@ -786,6 +807,10 @@ func TestOutputLineChecks(t *testing.T) {
 		{`{"id":"x","gateway":"GATEWAY_STRIPE","metadata":{"order_id":"1"}}`, true},
 		{`{"id":"x","gateway_name":"STRIPE"}`, false},
 		{"...", true},
+		{`payagg_dlq_records_total{code="malformed_json"} 5`, true},
+		{`payagg_normalize_duration_seconds_sum{gateway="adyen"} 0.0048`, true},
+		{`payagg_dlq_total{code="malformed_json"} 5`, false},
+		{`payagg_dlq_records_total{colour="malformed_json"} 5`, false},
 		{"  total (distinct payments)               2003", true},
 		{"  payments in total                       2003", false},
 		{"  COMPLETED                               25", true},
