@@ -20,6 +20,14 @@ const (
 	MaxHeaderListBytes = 64 << 10
 )
 
+// Keepalive of every connection: a ping after KeepaliveTime without
+// activity, and the connection is closed when no answer comes within
+// KeepaliveTimeout. The dashboard's HTTP/2 connections use the same.
+const (
+	KeepaliveTime    = 30 * time.Second
+	KeepaliveTimeout = 10 * time.Second
+)
+
 // Security is the transport and call security of the gRPC server.
 type Security struct {
 	// AuthToken, if set, is required as `authorization: Bearer <token>` on
@@ -48,7 +56,7 @@ func ServerOptions(c Security, log *slog.Logger) ([]grpc.ServerOption, error) {
 		return nil, err
 	}
 	opts := []grpc.ServerOption{
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(MaxRecvMsgBytes),
 		grpc.MaxHeaderListSize(MaxHeaderListBytes),
