@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/dashboard"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
@@ -44,6 +45,7 @@ type settings struct {
 	logFormat     string
 	window        int
 	shutdownGrace time.Duration
+	dashboardAddr string
 }
 
 func main() {
@@ -81,6 +83,7 @@ func parse(args []string) (settings, error) {
 	set.Int(&s.metricsPort, "metrics-port", "METRICS_PORT", 0, 0, 65535, "port of the HTTP server with /metrics (Prometheus), /healthz and /readyz; 0 turns it off")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&s.window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
+	set.String(&s.dashboardAddr, "dashboard-addr", "DASHBOARD_ADDR", dashboard.DefaultAddr, "host:port of the browser dashboard (PaymentService over Connect/gRPC-Web, same token and TLS); empty turns it off")
 	grace := 10
 	set.Int(&grace, "shutdown-grace", "SHUTDOWN_GRACE_SECONDS", 10, 1, 600, "seconds to drain in-flight records and close streams on SIGTERM")
 	set.Check(func() error {
@@ -191,7 +194,7 @@ func run(args []string) error {
 
 	stageCtx, stopStages := context.WithCancel(context.Background())
 	defer stopStages()
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	ingestDone := make(chan struct{})
 	go func() { defer close(ingestDone); errs <- wrap("ingest", ingester.Run(stageCtx)) }()
 	go func() { errs <- wrap("serve", stream.Read(stageCtx, s.kafka, s.normalized, hub, log)) }()
@@ -208,6 +211,15 @@ func run(args []string) error {
 		}
 	})
 	go grpcserver.WatchHealth(stageCtx, healthSrv, ready, 500*time.Millisecond, log)
+	// Dashboard: the browser's port, over the same grpc.Server.
+	var dash *dashboard.Server
+	if s.dashboardAddr != "" {
+		if dash, err = startDashboard(gs, s, errs); err != nil {
+			stopGRPC(gs, time.Second)
+			return err
+		}
+		log.Info("Dashboard on "+dash.URL(), "component", "SERVER")
+	}
 	log.Info("gRPC listening on :"+strconv.Itoa(lis.Addr().(*net.TCPAddr).Port)+describeSecurity(s.security), "component", "SERVER")
 	if ms != nil {
 		log.Info(fmt.Sprintf("Metrics on http://%s/metrics (also /healthz, /readyz)", ms.Addr()), "component", "SERVER")
@@ -223,6 +235,9 @@ func run(args []string) error {
 	healthSrv.Shutdown() // NOT_SERVING: load balancers stop sending new clients
 	svc.Shutdown()       // open streams end with UNAVAILABLE, clients resume elsewhere
 	stopGRPC(gs, s.shutdownGrace)
+	if dash != nil {
+		dash.Shutdown(2*time.Second, log) // after gs: its calls have ended with it
+	}
 	if ms != nil {
 		ms.Shutdown(2*time.Second, log)
 	}
@@ -254,6 +269,20 @@ func describeSecurity(c grpcserver.Security) string {
 		return ""
 	}
 	return " (" + strings.Join(on, ", ") + ")"
+}
+
+// startDashboard serves the dashboard on DASHBOARD_ADDR; Serve's error goes to errs.
+func startDashboard(gs *grpc.Server, s settings, errs chan<- error) (*dashboard.Server, error) {
+	h, err := dashboard.New(gs)
+	if err != nil {
+		return nil, err
+	}
+	dash, err := dashboard.Listen(s.dashboardAddr, h, s.security)
+	if err != nil {
+		return nil, fmt.Errorf("DASHBOARD_ADDR=%s: %w", s.dashboardAddr, err)
+	}
+	go func() { errs <- wrap("dashboard", dash.Serve()) }()
+	return dash, nil
 }
 
 func stopGRPC(gs *grpc.Server, grace time.Duration) {
