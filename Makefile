@@ -8,7 +8,7 @@ BUF := node-service/node_modules/.bin/buf
 FUZZTIME ?= 5s
 ARGS ?=
 
-.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-faults demo server producer client kafka-up kafka-down
+.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-browser test-faults demo server producer client kafka-up kafka-down
 
 help: ## Show the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,25 +20,28 @@ node-service/node_modules/.installed: node-service/package-lock.json
 	cd node-service && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-gen: deps ## Regenerate Go (go-service/pb) and TypeScript (node-service/src/gen) code from proto/
+gen: deps ## Regenerate Go (go-service/pb) and TypeScript (node-service/src/gen, dashboard/gen) code from proto/, and the dashboard bundle
 	cd go-service && go build -o bin/ tool
 	$(BUF) lint proto
 	$(BUF) generate proto --template proto/buf.gen.yaml
+	cd node-service && node dashboard/build.mjs
 
 gen-check: deps ## Fail if the committed generated code is not what `make gen` makes
 	@cd go-service && go build -o bin/ tool
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  $(BUF) generate proto --template proto/buf.gen.yaml --output $$tmp && \
 	  diff -r $$tmp/go-service/pb go-service/pb && diff -r $$tmp/node-service/src/gen node-service/src/gen && \
+	  diff -r $$tmp/node-service/dashboard/gen node-service/dashboard/gen && \
+	  (cd node-service && node dashboard/build.mjs $$tmp/assets) && diff -r $$tmp/assets go-service/internal/dashboard/assets && \
 	  echo "generated code is up to date" || { echo "generated code is stale: run make gen"; exit 1; }
 
 lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
 	@test -z "$$(gofmt -l go-service | grep -v '/pb/')" || { gofmt -l go-service | grep -v '/pb/'; echo "gofmt: the files above need formatting"; exit 1; }
 	cd go-service && go vet ./...
-	cd node-service && npx tsc --noEmit
+	cd node-service && npx tsc --noEmit && npx tsc --noEmit -p dashboard
 	$(BUF) lint proto
 
-test: kafka-up deps gen-check test-go test-fuzz test-ts test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons, broker restart
+test: kafka-up deps gen-check test-go test-fuzz test-ts test-browser test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, the dashboard in Chromium, lessons, broker restart
 
 test-go: ## Go unit and integration tests, lesson checks (needs Kafka: make kafka-up)
 	cd go-service && REQUIRE_KAFKA=1 LESSONS_RUN=1 go test -count=1 -timeout 20m ./...
@@ -54,6 +57,9 @@ test-fuzz: ## Run every fuzz target for FUZZTIME (default 5s)
 
 test-ts: deps ## TypeScript type check and tests
 	cd node-service && npx tsc --noEmit && REQUIRE_KAFKA=1 npm test --silent
+
+test-browser: deps ## The dashboard in headless Chromium (Debian's chromium; CHROMIUM=path overrides) against the real server and Kafka
+	cd node-service && npx tsc --noEmit -p dashboard && REQUIRE_KAFKA=1 npx playwright test -c dashboard/playwright.config.ts
 
 demo: deps ## Start everything, send payments, watch them arrive, stop everything
 	@started=0; $(KAFKA) status >/dev/null 2>&1 || { $(KAFKA) up; started=1; }; \
