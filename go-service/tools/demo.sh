@@ -31,7 +31,14 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   echo "[DEMO] error: port $port is in use (a server from \`make server\` still running?): stop it or set GRPC_PORT" >&2
   exit 1
 fi
-(cd "$repo/go-service" && exec env GRPC_PORT="$port" bin/server) > >(tee -a "$work/server.log") 2>&1 &
+# The dashboard (DASHBOARD_ADDR, default 127.0.0.1:8081) shows the same
+# payments in a browser; a busy port turns it off rather than failing the demo.
+dashboard=${DASHBOARD_ADDR-127.0.0.1:8081}
+if [ -n "$dashboard" ] && (exec 3<>"/dev/tcp/${dashboard%:*}/${dashboard##*:}") 2>/dev/null; then
+  say "port ${dashboard##*:} is in use: no dashboard this time (set DASHBOARD_ADDR to another host:port)"
+  dashboard=
+fi
+(cd "$repo/go-service" && exec env GRPC_PORT="$port" DASHBOARD_ADDR="$dashboard" bin/server) > >(tee -a "$work/server.log") 2>&1 &
 pids+=($!)
 server_pid=$!
 
@@ -44,6 +51,9 @@ for _ in $(seq 1 120); do
   kill -0 "$server_pid" 2>/dev/null || { say "the server exited: see above"; exit 1; }
   sleep 0.5
 done
+
+url=$(sed -n 's/.*Dashboard on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -1)
+[ -z "$url" ] || say "Dashboard: $url (open it now: the payments below appear there too)"
 
 (cd "$repo/node-service" && exec node --import tsx src/index.ts --server "127.0.0.1:$port") > >(tee -a "$work/client.log") 2>&1 &
 pids+=($!)
@@ -65,6 +75,13 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 dlq=$(grep -c "dead-lettered" "$work/server.log" || true)
+
+# At a terminal, the dashboard stays up until Enter (at most DEMO_HOLD
+# seconds, default 300); without one (CI) the demo ends at once.
+if [ -n "$url" ] && [ -t 0 ]; then
+  say "Dashboard still at $url: send more with \`make producer\` in another terminal; press Enter to stop"
+  read -r -t "${DEMO_HOLD:-300}" _ || true
+fi
 
 kill -INT "$client_pid" 2>/dev/null || true
 kill -TERM "$server_pid" 2>/dev/null || true
