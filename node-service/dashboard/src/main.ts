@@ -79,6 +79,7 @@ async function streamForever(): Promise<void> {
         cursor = res.cursor;
         if (res.payment) table.add(res.payment);
       }
+
       throw new Error("the server ended the stream");
     } catch (err) {
       streaming = false;
