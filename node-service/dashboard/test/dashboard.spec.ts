@@ -110,8 +110,57 @@ test("live table, figures, filter, detail and a server restart", async ({ page }
 
     await page.locator(`#payments tbody tr[data-id="${during[0]!.id}"]`).click();
     await expect(page.locator("#detail-fields")).toHaveAttribute("data-status", "COMPLETED");
+
+    // For the README's screenshot: life cycles, failures and refunds too.
+    await produce(bin, topics.raw, { count: 40, seed: 1506, rate: 40, mix: "realistic" });
+    await expect.poll(async () => Number(await page.locator("#total").textContent())).toBeGreaterThan(all.length);
     await page.waitForTimeout(1500); // one more stats poll, so the charts show the last second
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await page.screenshot({ path: SCREENSHOT });
+    expect(consoleErrors).toEqual([]);
+  } finally {
+    await server.stop();
+  }
+});
+
+test("with a token set, the page asks for it and keeps it in the tab only", async ({ page }) => {
+  const skip = await kafkaSkipReason();
+  test.skip(skip !== undefined, skip);
+  const token = `dash-token-${process.pid}-${Date.now()}`;
+  // The refused calls before the token is typed are the browser's 401s: expected here.
+  const consoleErrors: string[] = [];
+  page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of 401/.test(m.text())) consoleErrors.push(m.text());
+  });
+
+  const bin = await buildBinaries();
+  const topics = newTopics("dashboard-token");
+  const dashAddr = `127.0.0.1:${await freePort()}`;
+  const server = await startServer(bin, topics, { env: { DASHBOARD_ADDR: dashAddr, GRPC_AUTH_TOKEN: token } });
+  try {
+    for (const asset of ["/", "/app.js", "/app.css"]) {
+      const res = await page.request.get(`http://${dashAddr}${asset}`);
+      expect(res.status()).toBe(200);
+      expect(await res.text()).not.toContain(token);
+    }
+    await page.goto(`http://${dashAddr}/`);
+    await expect(page.locator("#token-form")).toBeVisible();
+    await expect(page.locator("#connection")).toHaveText("Token needed");
+
+    await page.fill("#token", "a wrong guess");
+    await page.click("#token-form button");
+    await expect(page.locator("#connection")).toHaveText("Token refused");
+    await expect(page.locator("#token-form")).toBeVisible();
+
+    await page.fill("#token", token);
+    await page.click("#token-form button");
+    await expect(page.locator("#token-form")).toBeHidden();
+    await expect(page.locator("#clients")).toHaveText("1");
+    expect(await page.evaluate(() => sessionStorage.getItem("payments.token"))).toBe(token);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+
+    const sent = await produce(bin, topics.raw, { count: 3, seed: 1507, gateways: "razorpay" });
+    await expect.poll(async () => (await rowIds(page)).sort()).toEqual(sent.map((s) => s.id).sort());
     expect(consoleErrors).toEqual([]);
   } finally {
     await server.stop();
