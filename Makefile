@@ -92,11 +92,13 @@ BENCH_ARGS ?=
 bench-build:
 	@cd go-service && go build -o bin/ ./cmd/server ./cmd/producer ./tools/bench
 
-bench: kafka-up bench-build ## Benchmarks on local Kafka (a few minutes): table, JSON and Markdown in bench/results/
+bench: kafka-up bench-build deps ## Benchmarks on local Kafka (a few minutes): table, JSON and Markdown in bench/results/
 	cd go-service && bin/bench -out $(BENCH_OUT) $(BENCH_ARGS)
+	cd node-service && npx tsx dashboard/bench/bench.ts --out $(BENCH_OUT)
 
-bench-smoke: kafka-up bench-build ## The same benchmarks at tiny sizes (seconds); fails if a stage gives no number
+bench-smoke: kafka-up bench-build deps ## The same benchmarks at tiny sizes (seconds); fails if a stage gives no number
 	cd go-service && bin/bench -smoke -out $(BENCH_OUT) $(BENCH_ARGS)
+	cd node-service && npx tsx dashboard/bench/bench.ts --rate 100 --seconds 2 --flood 2000 --out $(BENCH_OUT)
 
 profile: kafka-up bench-build ## CPU profiles (pprof) of the server's stages under load and of the normalizers
 	cd go-service && bin/bench profile -out $(BENCH_OUT)
