@@ -59,7 +59,8 @@ test-ts: deps ## TypeScript type check and tests
 	cd node-service && npx tsc --noEmit && REQUIRE_KAFKA=1 npm test --silent
 
 test-browser: deps ## The dashboard in headless Chromium (Debian's chromium; CHROMIUM=path overrides) against the real server and Kafka
-	cd node-service && npx tsc --noEmit -p dashboard && REQUIRE_KAFKA=1 npx playwright test -c dashboard/playwright.config.ts
+	cd node-service && npx tsc --noEmit -p dashboard && node --import tsx --test dashboard/test/*.test.ts && \
+	  REQUIRE_KAFKA=1 npx playwright test -c dashboard/playwright.config.ts
 
 demo: deps ## Start everything, send payments, watch them arrive, stop everything
 	@started=0; $(KAFKA) status >/dev/null 2>&1 || { $(KAFKA) up; started=1; }; \

@@ -167,6 +167,9 @@ func newHTTPServer(h http.Handler) *http.Server {
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    grpcserver.MaxHeaderListBytes,
+		// Bad handshakes and malformed requests are a client's problem, not
+		// the server's: logged at debug level, in the server's log format.
+		ErrorLog: slog.NewLogLogger(slog.Default().With("component", "SERVER").Handler(), slog.LevelDebug),
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: streamsPerConn,
 			SendPingTimeout:      grpcserver.KeepaliveTime,

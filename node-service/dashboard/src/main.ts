@@ -4,7 +4,7 @@
 import { type GetStatsResponse, type Payment, StartPosition } from "../gen/payment_pb";
 import { describe, isAbort, isUnauthenticated, newClient, saveToken, savedToken } from "./api";
 import { Charts } from "./charts";
-import { type Filter, PaymentTable } from "./table";
+import { BUFFERED, type Filter, PaymentTable, SHOWN } from "./table";
 import { byId, el, fillRows, gatewayName, GATEWAYS, money, statusName, STATUSES, stripPrefix, time } from "./view";
 
 const client = newClient(location.origin);
@@ -78,6 +78,7 @@ async function streamForever(): Promise<void> {
         attempt = 0;
         cursor = res.cursor;
         if (res.payment) table.add(res.payment);
+        showCount();
       }
 
       throw new Error("the server ended the stream");
@@ -186,6 +187,11 @@ function refreshCurrencies(): void {
 function applyFilter(): void {
   const f: Filter = { gateway: filterGateway.value, currency: filterCurrency.value, status: filterStatus.value };
   table.setFilter(f);
+  showCount();
+}
+
+function showCount(): void {
+  byId("shown").textContent = `${table.shown()} shown of the last ${table.buffered()} received (at most ${SHOWN} rows, ${BUFFERED} kept)`;
 }
 for (const s of [filterGateway, filterCurrency, filterStatus]) s.addEventListener("change", applyFilter);
 

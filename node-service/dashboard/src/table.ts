@@ -54,6 +54,10 @@ export class PaymentTable {
     return this.tbody.rows.length;
   }
 
+  buffered(): number {
+    return this.buffer.length;
+  }
+
   private row(p: Payment): HTMLTableRowElement {
     const tr = el("tr");
     tr.dataset.id = p.id;
