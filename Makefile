@@ -8,7 +8,7 @@ BUF := node-service/node_modules/.bin/buf
 FUZZTIME ?= 5s
 ARGS ?=
 
-.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-browser test-faults demo server producer client kafka-up kafka-down
+.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-browser test-faults demo server producer client replay kafka-up kafka-down
 
 help: ## Show the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ server: kafka-up ## Terminal 1: the gRPC server (ingest + serve)
 
 producer: ## Terminal 2: send synthetic payments (ARGS="--count 20 --rate 5")
 	cd go-service && go run ./cmd/producer $(ARGS)
+
+replay: ## Re-drive dead letters to their raw topics once the normalizer is fixed (ARGS="-code unsupported_event -dry-run")
+	cd go-service && go run ./cmd/replay $(ARGS)
 
 client: deps ## Terminal 3: the TypeScript client printing [LOG] lines
 	cd node-service && npx tsx src/index.ts $(ARGS)

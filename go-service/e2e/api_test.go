@@ -367,6 +367,7 @@ func TestValidationLimitsAndReflection(t *testing.T) {
 		{"65 statuses", &pb.StreamPaymentsRequest{Statuses: slices.Repeat([]pb.PaymentStatus{pb.PaymentStatus_PAYMENT_STATUS_FAILED}, 65)}, "statuses"},
 		{"unknown start", &pb.StreamPaymentsRequest{Start: 7}, "start"},
 		{"invalid since", &pb.StreamPaymentsRequest{Since: &timestamppb.Timestamp{Seconds: 1, Nanos: 2e9}}, "since"},
+		{"since before 1970", &pb.StreamPaymentsRequest{Since: &timestamppb.Timestamp{Seconds: -1}}, "since"},
 		{"garbage cursor", &pb.StreamPaymentsRequest{Cursor: "not-a-cursor"}, "cursor"},
 		{"cursor with bad base64", &pb.StreamPaymentsRequest{Cursor: "c1.!!!"}, "cursor"},
 		{"cursor with a negative offset", &pb.StreamPaymentsRequest{Cursor: "c1.MD0tMQ"}, "cursor"},
@@ -745,4 +746,4 @@ func cleanEnv() []string {
 	return out
 }
 
-var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST)_|^ENV_FILE$`)
+var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY)_|^ENV_FILE$`)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -208,9 +208,7 @@ func TestSameRecordsTwiceReachClientOnce(t *testing.T) {
 // is back. It stops the shared broker, so it runs only when asked
 // (E2E_KAFKA_RESTART=1, as `make test` does in a step of its own).
 func TestBrokerRestartLosesNothing(t *testing.T) {
-	if os.Getenv("E2E_KAFKA_RESTART") == "" {
-		t.Skip("restarts the shared Kafka broker: set E2E_KAFKA_RESTART=1 (make test-faults)")
-	}
+	kafkatest.OnlyIn(t, "E2E_KAFKA_RESTART", "make test-faults", "restarts the shared Kafka broker")
 	const total = 6000
 	gateways := []pb.Gateway{pb.Gateway_GATEWAY_STRIPE, pb.Gateway_GATEWAY_SQUARE}
 	tt := newTopics(t, gateways...)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
@@ -36,23 +36,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	kafkaConfig = config.Kafka{BootstrapServers: envOr("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), Partitions: 3, ReplicationFactor: -1}
-	if !reachable(kafkaConfig.BootstrapServers) {
-		msg := fmt.Sprintf("no Kafka at %s: start one with `make kafka-up`", kafkaConfig.BootstrapServers)
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			fmt.Println("FAIL: integration tests need Kafka:", msg)
-			os.Exit(1)
-		}
-		fmt.Println("skipping integration tests:", msg)
-		os.Exit(0)
-	}
+	kafkaConfig = kafkatest.MainConfig() // no broker: skip all, or fail under REQUIRE_KAFKA
 	_ = logging.Setup("text", io.Discard)
 	dir, err := os.MkdirTemp("", "e2e-bin-")
 	if err != nil {
 		panic(err)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/server", "../cmd/producer")
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/server", "../cmd/producer", "../cmd/replay")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Println("FAIL: build binaries:", err)
@@ -70,16 +61,6 @@ func envOr(k, def string) string {
 	return def
 }
 
-func reachable(bootstrap string) bool {
-	addr := strings.Split(bootstrap, ",")[0]
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
 // testTopics are the topics and group one test owns.
 type testTopics struct {
 	prefix     string
@@ -89,10 +70,8 @@ type testTopics struct {
 	group      string
 }
 
-var unsafeChars = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
-
 func newTopics(t *testing.T, gateways ...pb.Gateway) testTopics {
-	prefix := fmt.Sprintf("it-%s-%d", strings.ToLower(unsafeChars.ReplaceAllString(t.Name(), "-")), time.Now().UnixNano()%1e9)
+	prefix := kafkatest.Name(t, "it")
 	tt := testTopics{prefix: prefix, raw: map[pb.Gateway]string{}, normalized: prefix + ".payments.normalized", dlq: prefix + ".payments.dlq", group: prefix + "-group"}
 	for _, g := range gateways {
 		// The suffix names the gateway: the server tells gateways by it too.
@@ -100,16 +79,7 @@ func newTopics(t *testing.T, gateways ...pb.Gateway) testTopics {
 	}
 	// Registered before the test starts its servers, so it runs after they
 	// stop. A failed test keeps its topics: their records tell what happened.
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := kafka.DeleteTopics(ctx, kafkaConfig, append(tt.rawList(), tt.normalized, tt.dlq)); err != nil {
-			t.Log(err)
-		}
-	})
+	kafkatest.DeleteTopicsAfter(t, kafkaConfig, append(tt.rawList(), tt.normalized, tt.dlq)...)
 	return tt
 }
 
@@ -321,53 +291,16 @@ func collect(t *testing.T, stream grpc.ServerStreamingClient[pb.StreamPaymentsRe
 	return out
 }
 
-// readTopic reads n records of a topic from the beginning.
+// readTopic reads the first n records of a topic.
 func readTopic(t *testing.T, topic string, n int, timeout time.Duration) []*ckafka.Message {
 	t.Helper()
-	c, err := ckafka.NewConsumer(kafka.ConfigMap(kafkaConfig, ckafka.ConfigMap{
-		"group.id": "e2e-reader-" + topic, "auto.offset.reset": "earliest", "enable.auto.commit": false,
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Subscribe(topic, nil); err != nil {
-		t.Fatal(err)
-	}
-	var out []*ckafka.Message
-	deadline := time.Now().Add(timeout)
-	for len(out) < n && time.Now().Before(deadline) {
-		if m, err := c.ReadMessage(200 * time.Millisecond); err == nil {
-			out = append(out, m)
-		}
-	}
-	if len(out) < n {
-		t.Fatalf("read %d of %d records from %s in %v", len(out), n, topic, timeout)
-	}
-	return out
+	return kafkatest.Consume(t, kafkaConfig, topic, n, timeout)
 }
 
-// countTopic returns how many records a topic holds (sum of partition ends).
+// countTopic returns how many records a topic holds.
 func countTopic(t *testing.T, topic string) int64 {
 	t.Helper()
-	c, err := ckafka.NewConsumer(kafka.ConfigMap(kafkaConfig, ckafka.ConfigMap{"group.id": "e2e-count"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	md, err := c.GetMetadata(&topic, false, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, p := range md.Topics[topic].Partitions {
-		low, high, err := c.QueryWatermarkOffsets(topic, p.ID, 10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += high - low
-	}
-	return n
+	return kafkatest.Count(t, kafkaConfig, topic)
 }
 
 func header(m *ckafka.Message, key string) string { return kafka.Header(m, key) }

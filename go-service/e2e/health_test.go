@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -24,9 +24,7 @@ import (
 // E2E_KAFKA_START replace those commands (run by bash), e.g. to stop a
 // broker of one's own instead.
 func TestHealthFollowsKafka(t *testing.T) {
-	if os.Getenv("E2E_KAFKA_RESTART") == "" {
-		t.Skip("stops the shared Kafka broker: set E2E_KAFKA_RESTART=1 to run it")
-	}
+	kafkatest.OnlyIn(t, "E2E_KAFKA_RESTART", "make test-faults", "stops the shared Kafka broker")
 	stopCmd := envOr("E2E_KAFKA_STOP", "../tools/kafka/kafka.sh down")
 	startCmd := envOr("E2E_KAFKA_START", "../tools/kafka/kafka.sh up")
 	gateways := []pb.Gateway{pb.Gateway_GATEWAY_STRIPE}

@@ -204,6 +204,12 @@ func (s *Server) Serve() error {
 	return nil
 }
 
+// Close stops the server at once; for a server that never served.
+func (s *Server) Close() {
+	s.srv.Close()
+	s.lis.Close()
+}
+
 // Shutdown stops the server. Call it after the gRPC server has stopped:
 // that ends the calls in flight (streams with UNAVAILABLE, as on the gRPC
 // port); what is left after timeout is closed.

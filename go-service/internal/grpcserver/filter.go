@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"google.golang.org/grpc/peer"
 
@@ -55,6 +56,12 @@ func newFilter(req *pb.StreamPaymentsRequest) (func(*pb.Payment) bool, error) {
 	if since != nil {
 		if err := since.CheckValid(); err != nil {
 			return nil, fmt.Errorf("since: %v", err)
+		}
+		// Kafka reads a negative timestamp in an offset lookup as "latest"
+		// (-1) or "earliest" (-2), so a time before 1970 would start the
+		// stream somewhere else than asked.
+		if since.GetSeconds() < 0 {
+			return nil, fmt.Errorf("since: %s is before 1970-01-01T00:00:00Z", since.AsTime().UTC().Format(time.RFC3339Nano))
 		}
 	}
 	if req.GetCursor() != "" {

@@ -414,11 +414,17 @@ func TestFilterValidation(t *testing.T) {
 		{&pb.StreamPaymentsRequest{Statuses: make([]pb.PaymentStatus, maxFilterValues+1)}, "statuses"},
 		{&pb.StreamPaymentsRequest{Start: 9}, "start"},
 		{&pb.StreamPaymentsRequest{Since: &timestamppb.Timestamp{Nanos: -1}}, "since"},
+		{&pb.StreamPaymentsRequest{Since: &timestamppb.Timestamp{Seconds: -1}}, "since"},
+		{&pb.StreamPaymentsRequest{Since: &timestamppb.Timestamp{Seconds: -1, Nanos: 999999999}}, "since"},
+		{&pb.StreamPaymentsRequest{Since: &timestamppb.Timestamp{Seconds: -2}, Cursor: "c1.MD0x"}, "since"},
 	}
 	for _, c := range cases {
 		if _, err := newFilter(c.req); err == nil || !strings.HasPrefix(err.Error(), c.field+":") {
 			t.Errorf("newFilter(%v) = %v, want an error naming %s", c.req, err, c.field)
 		}
+	}
+	if _, err := newFilter(&pb.StreamPaymentsRequest{Since: &timestamppb.Timestamp{}}); err != nil {
+		t.Errorf("since 1970-01-01T00:00:00Z: %v, want it accepted", err)
 	}
 	accept, err := newFilter(&pb.StreamPaymentsRequest{Gateways: []pb.Gateway{pb.Gateway_GATEWAY_ADYEN}, Currencies: []string{"EUR", "USD"}})
 	if err != nil {

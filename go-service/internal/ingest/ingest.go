@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/deadletter"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -413,8 +414,11 @@ func eventTime(p *pb.Payment) time.Time {
 	return p.GetUpdatedAt().AsTime()
 }
 
-// deadLetter keeps the original bytes untouched and says in headers why and
-// where from.
+// deadLetter keeps the original bytes and headers untouched and says in
+// headers why and where from. Where a raw header has the name of one of
+// those, the dead letter's wins and the raw one is kept as "raw.<name>"
+// (deadletter.Headers): the replay command gives back the raw headers as
+// they were.
 func (in *Ingester) deadLetter(m *ckafka.Message, rec normalizer.Record, err error) *ckafka.Message {
 	code := normalizer.CodeOf(err)
 	if code == "" {
@@ -430,14 +434,10 @@ func (in *Ingester) deadLetter(m *ckafka.Message, rec normalizer.Record, err err
 		TopicPartition: ckafka.TopicPartition{Topic: &in.opts.DLQTopic, Partition: ckafka.PartitionAny},
 		Key:            m.Key,
 		Value:          m.Value,
-		Headers: []ckafka.Header{
-			{Key: "error", Value: []byte(err.Error())},
-			{Key: "error_code", Value: []byte(code)},
-			{Key: "gateway", Value: []byte(gw)},
-			{Key: "source_topic", Value: []byte(rec.Topic)},
-			{Key: "source_partition", Value: []byte(strconv.Itoa(int(rec.Partition)))},
-			{Key: "source_offset", Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-		},
+		Headers: deadletter.Headers(m.Headers, deadletter.Info{
+			Error: err.Error(), Code: string(code), Gateway: gw,
+			Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+		}),
 	}
 }
 

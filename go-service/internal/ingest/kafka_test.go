@@ -1,14 +1,13 @@
 package ingest
 
 // Integration tests of both consumer modes on real Kafka (`make kafka-up`).
-// Without Kafka they are skipped, unless REQUIRE_KAFKA is set.
+// Without Kafka they are skipped, unless REQUIRE_KAFKA is set (kafkatest.Config).
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -21,27 +20,11 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
-
-func testKafka(t *testing.T) config.Kafka {
-	t.Helper()
-	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if bootstrap == "" {
-		bootstrap = "127.0.0.1:9092"
-	}
-	c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second)
-	if err != nil {
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			t.Fatalf("no Kafka at %s (make kafka-up): %v", bootstrap, err)
-		}
-		t.Skipf("no Kafka at %s: start one with `make kafka-up`", bootstrap)
-	}
-	c.Close()
-	return config.Kafka{BootstrapServers: bootstrap, Partitions: 3, ReplicationFactor: -1}
-}
 
 func quietLog() *slog.Logger {
 	if os.Getenv("INGEST_TEST_LOG") != "" {
@@ -64,7 +47,7 @@ type fixture struct {
 var gateways3 = []pb.Gateway{pb.Gateway_GATEWAY_STRIPE, pb.Gateway_GATEWAY_PAYPAL, pb.Gateway_GATEWAY_ADYEN}
 
 func newFixture(t *testing.T) *fixture {
-	k := testKafka(t)
+	k := kafkatest.Config(t)
 	prefix := fmt.Sprintf("ingest-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), time.Now().UnixNano()%1e9)
 	f := &fixture{t: t, k: k, raw: map[pb.Gateway]string{}, normalized: prefix + ".payments.normalized", dlq: prefix + ".payments.dlq", group: prefix + "-group"}
 	all := []string{f.normalized, f.dlq}

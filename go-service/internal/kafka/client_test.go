@@ -1,36 +1,31 @@
-package kafka
+package kafka_test
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"testing"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 )
 
 func TestDeleteTopics(t *testing.T) {
-	k := config.Kafka{BootstrapServers: "127.0.0.1:9092", Partitions: 1, ReplicationFactor: -1}
-	if c, err := net.DialTimeout("tcp", k.BootstrapServers, time.Second); err != nil {
-		t.Skip("no local Kafka (make kafka-up)")
-	} else {
-		c.Close()
-	}
+	k := kafkatest.Config(t)
+	k.Partitions = 1
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	prefix := fmt.Sprintf("kafka-deletetopics-%d", time.Now().UnixNano()%1e9)
+	prefix := kafkatest.Name(t, "kafka")
 	topics := []string{prefix + ".a", prefix + ".b"}
-	if err := EnsureTopics(ctx, k, topics); err != nil {
+	if err := kafka.EnsureTopics(ctx, k, topics); err != nil {
 		t.Fatal(err)
 	}
 	// A topic that is not there is no error: a clean-up may run twice.
-	if err := DeleteTopics(ctx, k, append(topics, prefix+".never-created")); err != nil {
+	if err := kafka.DeleteTopics(ctx, k, append(topics, prefix+".never-created")); err != nil {
 		t.Fatalf("DeleteTopics: %v", err)
 	}
-	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(k, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package kafka
+package kafka_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 )
 
 func TestPingFailsFastWithoutABroker(t *testing.T) {
@@ -17,7 +19,7 @@ func TestPingFailsFastWithoutABroker(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p, err := NewPinger(config.Kafka{BootstrapServers: addr})
+	p, err := kafka.NewPinger(config.Kafka{BootstrapServers: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,13 +37,7 @@ func TestPingFailsFastWithoutABroker(t *testing.T) {
 }
 
 func TestPingLocalBroker(t *testing.T) {
-	const addr = "127.0.0.1:9092"
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err != nil {
-		t.Skip("no local Kafka (make kafka-up)")
-	} else {
-		c.Close()
-	}
-	p, err := NewPinger(config.Kafka{BootstrapServers: addr})
+	p, err := kafka.NewPinger(kafkatest.Config(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,13 +153,15 @@ var (
 	descAmount   = prometheus.NewDesc(Namespace+"_payments_amount_minor", "Sum of the latest amount of every payment, in the currency's minor unit.", []string{"currency"}, nil)
 	descEvents   = prometheus.NewDesc(Namespace+"_serve_events_total", "Payment events applied by the serve stage (duplicates excluded).", nil, nil)
 	descDups     = prometheus.NewDesc(Namespace+"_serve_duplicates_total", "Duplicate payment events dropped by the serve stage.", nil, nil)
+	descNotFold  = prometheus.NewDesc(Namespace+"_serve_events_not_folded_total", "Payment events the serve stage refused to fold into a payment's state because its money would come out wrong, by reason (amount_overflow, currency_mismatch); each is logged with its offsets.", []string{"reason"}, nil)
+	descSaturate = prometheus.NewDesc(Namespace+"_payments_amount_saturated", "1 for a currency whose total of amounts is past what an int64 holds: payagg_payments_amount_minor and GetStats show the int64 maximum for it.", []string{"currency"}, nil)
 	descLag      = prometheus.NewDesc(Namespace+"_consumer_lag", "Records in a raw topic not yet ingested by this instance.", []string{"topic"}, nil)
 	descReady    = prometheus.NewDesc(Namespace+"_ready", "1 while the server is ready (same condition as gRPC health SERVING).", nil, nil)
 	descKafkaUp  = prometheus.NewDesc(Namespace+"_kafka_up", "1 while the Kafka cluster answers the health probe.", nil, nil)
 )
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descClients, descPayments, descByStatus, descAmount, descEvents, descDups, descLag, descReady, descKafkaUp} {
+	for _, d := range []*prometheus.Desc{descClients, descPayments, descByStatus, descAmount, descEvents, descDups, descNotFold, descSaturate, descLag, descReady, descKafkaUp} {
 		ch <- d
 	}
 }
@@ -178,6 +180,12 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for k, v := range s.TotalsByCurrency {
 			ch <- prometheus.MustNewConstMetric(descAmount, prometheus.GaugeValue, float64(v), k)
+		}
+		for k, v := range s.NotFolded {
+			ch <- prometheus.MustNewConstMetric(descNotFold, prometheus.CounterValue, float64(v), k)
+		}
+		for _, c := range s.SaturatedCurrencies {
+			ch <- prometheus.MustNewConstMetric(descSaturate, prometheus.GaugeValue, 1, c)
 		}
 	}
 	if c.src.ConsumerLag != nil {

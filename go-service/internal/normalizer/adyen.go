@@ -117,7 +117,8 @@ var adyenMethod = map[string]string{
 // item's amount is that refund's amount. A producer or webhook receiver that
 // knows the payment (the synthetic producer does) may add it to
 // additionalData under these keys, in Adyen's own style (compare its
-// authorisedAmountValue/authorisedAmountCurrency); the value is in minor units.
+// authorisedAmountValue/authorisedAmountCurrency); the value is in Adyen's
+// units, as amount.value is (adyenUnits).
 const (
 	adyenOriginalValueKey    = "originalAmountValue"
 	adyenOriginalCurrencyKey = "originalAmountCurrency"
@@ -189,7 +190,7 @@ func (Adyen) item(it *adyenItem) (*pb.Payment, error) {
 	case "":
 		return nil, errorf(CodeMissingField, "success is missing")
 	default:
-		return nil, errorf(CodeMalformedJSON, "success %q is neither \"true\" nor \"false\"", it.Success)
+		return nil, errorf(CodeInvalidField, "success %q is neither \"true\" nor \"false\"", it.Success)
 	}
 	if err := require("pspReference", it.PspReference); err != nil {
 		return nil, err
@@ -201,7 +202,7 @@ func (Adyen) item(it *adyenItem) (*pb.Payment, error) {
 		}
 		id = it.OriginalReference
 	}
-	amount, err := money("amount.value", it.Amount.Value, it.Amount.Currency)
+	amount, err := adyenUnits.money("amount.value", it.Amount.Value, it.Amount.Currency)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +215,7 @@ func (Adyen) item(it *adyenItem) (*pb.Payment, error) {
 	}
 	extra, err := metadata(it.AdditionalData)
 	if err != nil {
-		return nil, errorf(CodeMalformedJSON, "additionalData is not an object")
+		return nil, errorf(CodeInvalidField, "additionalData is not an object")
 	}
 
 	p := &pb.Payment{
@@ -277,7 +278,7 @@ func adyenRefund(p *pb.Payment, extra map[string]string) error {
 	p.Amount = &pb.Money{AmountMinor: refunded.AmountMinor, Currency: refunded.Currency}
 	if value := extra[adyenOriginalValueKey]; value != "" {
 		currency := firstNonEmpty(extra[adyenOriginalCurrencyKey], refunded.Currency)
-		original, err := money("additionalData."+adyenOriginalValueKey, number(strings.TrimSpace(value)), currency)
+		original, err := adyenUnits.money("additionalData."+adyenOriginalValueKey, number(strings.TrimSpace(value)), currency)
 		if err != nil {
 			return err
 		}

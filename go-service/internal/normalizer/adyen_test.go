@@ -184,8 +184,8 @@ func TestAdyen(t *testing.T) {
 		{file: "capture_refused.json", ignored: true},
 
 		{file: "batch_one_invalid.json", wantCode: CodeInvalidAmount},
-		{file: "success_not_string.json", wantCode: CodeMalformedJSON},
-		{file: "success_unknown.json", wantCode: CodeMalformedJSON},
+		{file: "success_not_string.json", wantCode: CodeInvalidField},
+		{file: "success_unknown.json", wantCode: CodeInvalidField},
 		{file: "negative_value.json", wantCode: CodeInvalidAmount},
 		{file: "fractional_value.json", wantCode: CodeInvalidAmount},
 		{file: "refund_exceeds_original.json", wantCode: CodeInvalidAmount},
@@ -194,7 +194,7 @@ func TestAdyen(t *testing.T) {
 		{file: "empty_items.json", wantCode: CodeMissingField},
 		{file: "unknown_currency.json", wantCode: CodeInvalidCurrency},
 		{file: "bad_event_date.json", wantCode: CodeInvalidTime},
-		{file: "additional_data_not_object.json", wantCode: CodeMalformedJSON},
+		{file: "additional_data_not_object.json", wantCode: CodeInvalidField},
 		{file: "truncated.json", wantCode: CodeMalformedJSON},
 		{file: "unknown_event_code.json", wantCode: CodeUnsupportedEvent},
 	})

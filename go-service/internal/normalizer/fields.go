@@ -15,16 +15,21 @@ import (
 )
 
 // decode parses a webhook document into v. Amounts and times are read as
-// number, so they are never rounded through float64. A document with a key
-// twice is refused: which of two amounts is the payment's?
+// number, so they are never rounded through float64. Bytes that are not JSON
+// are malformed_json; JSON with a field of the wrong type is invalid_field. A
+// document with a key twice is refused: which of two amounts is the payment's?
 func decode(doc []byte, v any) error {
 	err := json.Unmarshal(doc, v, decodeOptions)
 	var semErr *json.SemanticError
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return errorf(CodeInvalidField, "a field appears twice: %s", strings.TrimPrefix(err.Error(), "jsontext: "))
 	case errors.As(err, &semErr) && semErr.JSONPointer != "":
-		return errorf(CodeMalformedJSON, "field %s has the wrong type: %s", fieldPath(semErr.JSONPointer), wrongType(semErr))
+		return errorf(CodeInvalidField, "field %s has the wrong type: %s", fieldPath(semErr.JSONPointer), wrongType(semErr))
+	case errors.As(err, &semErr):
+		return errorf(CodeInvalidField, "the document has the wrong type: %s", wrongType(semErr))
 	}
 	return errorf(CodeMalformedJSON, "not valid JSON: %s", strings.TrimPrefix(err.Error(), "jsontext: "))
 }
@@ -103,7 +108,7 @@ func metadata(raw jsontext.Value) (map[string]string, error) {
 	case '{':
 		var obj map[string]jsontext.Value
 		if err := json.Unmarshal(raw, &obj, decodeOptions); err != nil {
-			return nil, errorf(CodeMalformedJSON, "metadata: %v", err)
+			return nil, errorf(CodeInvalidField, "metadata: %v", err)
 		}
 		if len(obj) == 0 {
 			return nil, nil
@@ -116,20 +121,20 @@ func metadata(raw jsontext.Value) (map[string]string, error) {
 			case '"':
 				var s string
 				if err := json.Unmarshal(v, &s, decodeOptions); err != nil {
-					return nil, errorf(CodeMalformedJSON, "metadata %q: %v", k, err)
+					return nil, errorf(CodeInvalidField, "metadata %q: %v", k, err)
 				}
 				out[k] = s
 			default:
 				// Compact, so that the same value reads the same however it was indented.
 				if err := v.Compact(); err != nil {
-					return nil, errorf(CodeMalformedJSON, "metadata %q: %v", k, err)
+					return nil, errorf(CodeInvalidField, "metadata %q: %v", k, err)
 				}
 				out[k] = strings.ToValidUTF8(string(v), "\uFFFD")
 			}
 		}
 		return out, nil
 	}
-	return nil, errorf(CodeMalformedJSON, "metadata is neither an object nor an empty list")
+	return nil, errorf(CodeInvalidField, "metadata is neither an object nor an empty list")
 }
 
 // lower normalizes a payment method name: "UPI" and "upi" are one method.
@@ -150,7 +155,7 @@ func ignored(gateway, eventType string) error {
 
 // number is a JSON number kept as its exact text. Unlike json.Number it
 // refuses a quoted "100": a gateway that sends a string where its API has a
-// number sent something else, and it goes to the DLQ as malformed_json.
+// number sent something else, and it goes to the DLQ as invalid_field.
 type number string
 
 func (n *number) UnmarshalJSONFrom(dec *jsontext.Decoder) error {

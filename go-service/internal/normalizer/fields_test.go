@@ -21,19 +21,22 @@ func TestDecode(t *testing.T) {
 	tests := []struct {
 		name, doc string
 		wantErr   string // "" means it decodes
+		wantCode  Code   // the DLQ code when wantErr is set: malformed_json only for bytes that are not JSON
 		wantID    string
 	}{
 		{name: "plain", doc: `{"id":"pay_1","payload":{"entity":{"amount":100}}}`, wantID: "pay_1"},
 		{name: "keys in another case", doc: `{"ID":"pay_1","PayLoad":{"entity":{"amount":100}}}`, wantID: "pay_1"},
 		{name: "unknown fields skipped", doc: `{"id":"pay_1","links":[{"rel":"self"}],"x":{"y":null}}`, wantID: "pay_1"},
-		{name: "duplicate key", doc: `{"id":"pay_1","id":"pay_2"}`, wantErr: `not valid JSON: duplicate object member name "id"`},
-		{name: "duplicate amount deep down", doc: `{"payload":{"entity":{"amount":1,"amount":100}}}`, wantErr: "duplicate object member name"},
+		{name: "duplicate key", doc: `{"id":"pay_1","id":"pay_2"}`, wantErr: `a field appears twice: duplicate object member name "id"`, wantCode: CodeInvalidField},
+		{name: "duplicate amount deep down", doc: `{"payload":{"entity":{"amount":1,"amount":100}}}`, wantErr: "duplicate object member name", wantCode: CodeInvalidField},
 		{name: "invalid UTF-8 becomes U+FFFD", doc: "{\"id\":\"pay_\xff\"}", wantID: "pay_\uFFFD"},
 		{name: "half a surrogate pair becomes U+FFFD", doc: `{"id":"pay_\ud83d"}`, wantID: "pay_\uFFFD"},
 		{name: "underscores are not ignored", doc: `{"id":"pay_1","payload":{"entity":{"amount":1}},"pay_load":{"entity":{"amount":"x"}}}`, wantID: "pay_1"},
-		{name: "truncated", doc: `{"id":"pay_1","payload":{`, wantErr: "not valid JSON: unexpected EOF"},
-		{name: "amount as a string", doc: `{"payload":{"entity":{"amount":"100"}}}`, wantErr: "field payload.entity.amount has the wrong type: want a number, got string"},
-		{name: "id as a number", doc: `{"id":7}`, wantErr: "field id has the wrong type"},
+		{name: "truncated", doc: `{"id":"pay_1","payload":{`, wantErr: "not valid JSON: unexpected EOF", wantCode: CodeMalformedJSON},
+		{name: "not JSON at all", doc: `this is not json`, wantErr: "not valid JSON", wantCode: CodeMalformedJSON},
+		{name: "an array, not an object", doc: `[1,2]`, wantErr: "the document has the wrong type", wantCode: CodeInvalidField},
+		{name: "amount as a string", doc: `{"payload":{"entity":{"amount":"100"}}}`, wantErr: "field payload.entity.amount has the wrong type: want a number, got string", wantCode: CodeInvalidField},
+		{name: "id as a number", doc: `{"id":7}`, wantErr: "field id has the wrong type", wantCode: CodeInvalidField},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,8 +48,8 @@ func TestDecode(t *testing.T) {
 				}
 				return
 			}
-			if CodeOf(err) != CodeMalformedJSON || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("decode error = %v (code %q); want %s containing %q", err, CodeOf(err), CodeMalformedJSON, tt.wantErr)
+			if CodeOf(err) != tt.wantCode || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("decode error = %v (code %q); want %s containing %q", err, CodeOf(err), tt.wantCode, tt.wantErr)
 			}
 		})
 	}
@@ -71,8 +74,8 @@ func TestMetadata(t *testing.T) {
 	for _, tt := range tests {
 		got, err := metadata([]byte(tt.raw))
 		if tt.bad {
-			if CodeOf(err) != CodeMalformedJSON {
-				t.Errorf("metadata(%s) error = %v; want %s", tt.raw, err, CodeMalformedJSON)
+			if CodeOf(err) != CodeInvalidField {
+				t.Errorf("metadata(%s) error = %v; want %s", tt.raw, err, CodeInvalidField)
 			}
 			continue
 		}

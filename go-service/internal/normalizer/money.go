@@ -4,8 +4,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
 // minorUnits is the ISO 4217 exponent of every active currency: how many
@@ -49,8 +47,9 @@ func parseCurrency(code string) (string, error) {
 	return up, nil
 }
 
-// minorAmount reads an integer amount already in minor units (Stripe, Razorpay,
-// Adyen, Square), exactly: 1e2, 50.5 and 2^63 are errors.
+// minorAmount reads an integer amount in a gateway's own units (Stripe,
+// Razorpay, Adyen, Square), exactly: 1e2, 50.5 and 2^63 are errors. The
+// gateway's unitTable then converts it to ISO 4217 minor units.
 func minorAmount(field string, n number) (int64, error) {
 	if n == "" {
 		return 0, errorf(CodeMissingField, "%s is missing", field)
@@ -63,19 +62,6 @@ func minorAmount(field string, n number) (int64, error) {
 		return 0, errorf(CodeInvalidAmount, "%s %d is negative", field, v)
 	}
 	return v, nil
-}
-
-// money validates currency and amount together.
-func money(field string, amount number, currency string) (*pb.Money, error) {
-	cur, err := parseCurrency(currency)
-	if err != nil {
-		return nil, err
-	}
-	v, err := minorAmount(field, amount)
-	if err != nil {
-		return nil, err
-	}
-	return &pb.Money{AmountMinor: v, Currency: cur}, nil
 }
 
 // ParseDecimal converts a decimal string in major units ("50.00", "5000" for

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -74,6 +75,13 @@ func Normalize(rec Record) ([]*pb.Payment, error) {
 	return payments, nil
 }
 
+// logDebug notes, at debug level, what a normalizer accepted but found odd.
+// It reads the default logger when called, so it follows the binary's
+// logging set-up (internal/logging).
+func logDebug(msg string, args ...any) {
+	slog.Default().Debug(msg, append([]any{"component", "KAFKA"}, args...)...)
+}
+
 // recordHash stands in for an event id when the gateway sends none: the same
 // bytes always give the same id, so a redelivered record is still a duplicate.
 func recordHash(value []byte, item int) string {
@@ -106,19 +114,20 @@ var ErrIgnored = errors.New("event carries no payment change")
 type Code string
 
 const (
-	CodeMalformedJSON    Code = "malformed_json"    // not JSON, truncated, or fields of the wrong type
+	CodeMalformedJSON    Code = "malformed_json"    // the bytes are not JSON (or are truncated): nothing else is
 	CodeUnknownGateway   Code = "unknown_gateway"   // header, topic and shape name no gateway we know
 	CodeUnsupportedEvent Code = "unsupported_event" // an event type this gateway's normalizer does not know
 	CodeMissingField     Code = "missing_field"     // a required field (id, amount, currency, …) is absent
-	CodeInvalidAmount    Code = "invalid_amount"    // negative, overflowing, fractional or too many decimals
-	CodeInvalidCurrency  Code = "invalid_currency"  // not an ISO 4217 code we know
+	CodeInvalidField     Code = "invalid_field"     // JSON, but a field has the wrong type, a value the gateway's API does not have, or contradicts another
+	CodeInvalidAmount    Code = "invalid_amount"    // negative, overflowing, fractional, too many decimals, or impossible under the gateway's rules
+	CodeInvalidCurrency  Code = "invalid_currency"  // not an ISO 4217 code we know, or two amounts of one payment in different currencies
 	CodeInvalidTime      Code = "invalid_timestamp" // a timestamp that can't be read
 	CodeTooLarge         Code = "too_large"         // larger than MaxRecordBytes
 )
 
 // Codes lists every Code, for docs, metrics and tests.
 var Codes = []Code{CodeMalformedJSON, CodeUnknownGateway, CodeUnsupportedEvent, CodeMissingField,
-	CodeInvalidAmount, CodeInvalidCurrency, CodeInvalidTime, CodeTooLarge}
+	CodeInvalidField, CodeInvalidAmount, CodeInvalidCurrency, CodeInvalidTime, CodeTooLarge}
 
 // Error is a record that cannot become a correct Payment.
 type Error struct {

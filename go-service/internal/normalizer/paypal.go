@@ -225,7 +225,7 @@ func (PayPal) fromRefund(ev paypalEvent, r *paypalResource) (*pb.Payment, error)
 			return nil, err
 		}
 		if total.Currency != refund.Currency {
-			return nil, errorf(CodeInvalidAmount, "total refunded is in %s but the refund is in %s", total.Currency, refund.Currency)
+			return nil, errorf(CodeInvalidCurrency, "total refunded is in %s but the refund is in %s", total.Currency, refund.Currency)
 		}
 		if total.AmountMinor < refund.AmountMinor {
 			return nil, errorf(CodeInvalidAmount, "total refunded %d is less than this refund's %d", total.AmountMinor, refund.AmountMinor)
@@ -239,13 +239,13 @@ func (PayPal) fromRefund(ev paypalEvent, r *paypalResource) (*pb.Payment, error)
 			return nil, err
 		}
 		if capture.ID != "" && capture.ID != captureID {
-			return nil, errorf(CodeMalformedJSON, "related_capture.id %q is not the refunded capture %q", capture.ID, captureID)
+			return nil, errorf(CodeInvalidField, "related_capture.id %q is not the refunded capture %q", capture.ID, captureID)
 		}
 		if p.Amount, err = paypalAmount("related_capture.amount", capture.Amount); err != nil {
 			return nil, err
 		}
 		if p.Amount.Currency != total.Currency {
-			return nil, errorf(CodeInvalidAmount, "the refund is in %s but the capture is in %s", total.Currency, p.Amount.Currency)
+			return nil, errorf(CodeInvalidCurrency, "the refund is in %s but the capture is in %s", total.Currency, p.Amount.Currency)
 		}
 		if total.AmountMinor > p.Amount.AmountMinor {
 			return nil, errorf(CodeInvalidAmount, "total refunded %d is more than the captured %d", total.AmountMinor, p.Amount.AmountMinor)
@@ -300,8 +300,19 @@ func paypalAmount(field string, m *paypalMoney) (*pb.Money, error) {
 		}
 		return nil, err
 	}
+	if paypalWholeOnly[cur] && minor%pow10(isoExponent(cur)) != 0 {
+		return nil, errorf(CodeInvalidAmount, "%s %q: PayPal does not support decimals in %s", field, value, cur)
+	}
 	return &pb.Money{AmountMinor: minor, Currency: cur}, nil
 }
+
+// paypalWholeOnly are the currencies PayPal takes only in whole units: "This
+// currency does not support decimals. If you pass a decimal amount, an error
+// occurs" (https://developer.paypal.com/reference/currency-codes/). HUF and
+// TWD have two decimals in ISO 4217, so "1500.50" HUF cannot come from PayPal;
+// "1500.00" is the same whole amount and is read as 150000 ISO minor units.
+// Every other currency is a decimal string with at most its ISO 4217 digits.
+var paypalWholeOnly = map[string]bool{"HUF": true, "JPY": true, "TWD": true}
 
 // paypalLinkedID returns the id at the end of the resource's "up" link when
 // that link points into collection ("captures", "authorizations", "orders"):

@@ -76,7 +76,7 @@ func (Razorpay) Normalize(doc []byte) ([]*pb.Payment, error) {
 	if err := require("payload.payment.entity.id", e.ID); err != nil {
 		return nil, err
 	}
-	amount, err := money("payload.payment.entity.amount", e.Amount, e.Currency)
+	amount, err := razorpayUnits.money("payload.payment.entity.amount", e.Amount, e.Currency)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (Razorpay) Normalize(doc []byte) ([]*pb.Payment, error) {
 		CustomerEmail: deref(e.Email),
 	}
 	if e.AmountRefunded != "" && e.AmountRefunded != "0" {
-		if p.Refunded, err = money("payload.payment.entity.amount_refunded", e.AmountRefunded, e.Currency); err != nil {
+		if p.Refunded, err = razorpayUnits.money("payload.payment.entity.amount_refunded", e.AmountRefunded, e.Currency); err != nil {
 			return nil, err
 		}
 	}

@@ -93,8 +93,8 @@ func TestRazorpay(t *testing.T) {
 // quotes is a field of the wrong type and must be rejected, not read as 100.
 func TestRazorpayAmountAsString(t *testing.T) {
 	got, err := Razorpay{}.Normalize(readFixture(t, "razorpay", "invalid.amount_string.json"))
-	if code := CodeOf(err); code != CodeMalformedJSON {
-		t.Fatalf("want DLQ code %q, got code %q (err %v, payments %v)", CodeMalformedJSON, code, err, got)
+	if code := CodeOf(err); code != CodeInvalidField {
+		t.Fatalf("want DLQ code %q, got code %q (err %v, payments %v)", CodeInvalidField, code, err, got)
 	}
 	// Lesson 03 quotes this reason.
 	if want := "field payload.payment.entity.amount has the wrong type: want a number, got string"; err.Error() != want {

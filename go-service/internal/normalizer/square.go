@@ -122,7 +122,10 @@ func (Square) fromPayment(ev squareEvent) (*pb.Payment, error) {
 		return nil, err
 	}
 	if ev.Data.ID != "" && ev.Data.ID != sp.ID {
-		return nil, errorf(CodeMalformedJSON, "data.id %q and data.object.payment.id %q name different payments", ev.Data.ID, sp.ID)
+		// Square's own published payment.created example has a data.id that
+		// is not its payment's id: the payment object is authoritative.
+		logDebug("square data.id and data.object.payment.id differ; using the payment's",
+			"data_id", ev.Data.ID, "payment_id", sp.ID, "event_id", ev.EventID)
 	}
 	amount, err := squarePaymentAmount(sp)
 	if err != nil {
@@ -144,7 +147,7 @@ func (Square) fromPayment(ev squareEvent) (*pb.Payment, error) {
 		Metadata:      squareMetadata(sp),
 	}
 	if sp.RefundedMoney != nil {
-		refunded, err := money("data.object.payment.refunded_money.amount", sp.RefundedMoney.Amount, sp.RefundedMoney.Currency)
+		refunded, err := squareUnits.money("data.object.payment.refunded_money.amount", sp.RefundedMoney.Amount, sp.RefundedMoney.Currency)
 		if err != nil {
 			return nil, err
 		}
@@ -186,14 +189,14 @@ func squarePaymentAmount(sp *squarePayment) (*pb.Money, error) {
 	if sp.AmountMoney == nil {
 		return nil, errorf(CodeMissingField, "data.object.payment.amount_money is missing")
 	}
-	amount, err := money("data.object.payment.amount_money.amount", sp.AmountMoney.Amount, sp.AmountMoney.Currency)
+	amount, err := squareUnits.money("data.object.payment.amount_money.amount", sp.AmountMoney.Amount, sp.AmountMoney.Currency)
 	if err != nil {
 		return nil, err
 	}
 	if sp.TotalMoney == nil {
 		return amount, nil
 	}
-	total, err := money("data.object.payment.total_money.amount", sp.TotalMoney.Amount, sp.TotalMoney.Currency)
+	total, err := squareUnits.money("data.object.payment.total_money.amount", sp.TotalMoney.Amount, sp.TotalMoney.Currency)
 	if err != nil {
 		return nil, err
 	}

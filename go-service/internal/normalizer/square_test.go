@@ -1,6 +1,9 @@
 package normalizer
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -142,11 +145,24 @@ func TestSquare(t *testing.T) {
 			EventId:       "b1f5d9e3-0a7c-4b28-9e64-2d8c6a0f4b17",
 			Metadata:      map[string]string{"reference_id": "POS-7731", "location_id": "LKW8N3RT5QZ1W"},
 		}}},
+		// Square's published example of payment.created (API reference,
+		// webhooks/payment.created): data.id is not the payment's id, and
+		// the payment object wins.
+		{file: "payment_created_published_example.json", want: []*pb.Payment{{
+			Id:        "hYy9pRFVxpDsO1FB05SunFWUe9JZY",
+			Amount:    fixtureMoney(100, "USD"),
+			Status:    pb.PaymentStatus_PAYMENT_STATUS_AUTHORIZED,
+			CreatedAt: fixtureTime(t, "2020-11-22T21:16:51.086Z"),
+			UpdatedAt: fixtureTime(t, "2020-11-22T21:16:51.198Z"),
+			Method:    "card",
+			EventId:   "13b867cf-db3d-4b1c-90b6-2f32a9d78124",
+			Metadata:  map[string]string{"order_id": "03O3USaPaAaFnI6kkwB1JxGgBsUZY", "location_id": "S8GWD5R9QB376"},
+		}}},
 		{file: "negative_amount.json", wantCode: CodeInvalidAmount},
 		{file: "missing_payment_id.json", wantCode: CodeMissingField},
 		{file: "unknown_currency.json", wantCode: CodeInvalidCurrency},
 		{file: "truncated.json", wantCode: CodeMalformedJSON},
-		{file: "amount_as_string.json", wantCode: CodeMalformedJSON},
+		{file: "amount_as_string.json", wantCode: CodeInvalidField},
 		{file: "unknown_status.json", wantCode: CodeUnsupportedEvent},
 		{file: "invalid_created_at.json", wantCode: CodeInvalidTime},
 		{file: "payment_unknown_type.json", wantCode: CodeUnsupportedEvent},
@@ -158,3 +174,21 @@ func TestSquare(t *testing.T) {
 }
 
 func FuzzSquare(f *testing.F) { fuzzNormalizer(f, Square{}, "square") }
+
+// The disagreement between data.id and the payment's id is noted at debug
+// level, with both ids.
+func TestSquareIDDisagreementIsLoggedAtDebug(t *testing.T) {
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	if _, err := (Square{}).Normalize(readFixture(t, "square", "payment_created_published_example.json")); err != nil {
+		t.Fatal(err)
+	}
+	line := buf.String()
+	for _, want := range []string{`"level":"DEBUG"`, "KkAkhdMsgzn59SM8A89WgKwekxLZY", "hYy9pRFVxpDsO1FB05SunFWUe9JZY"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log %q lacks %s", line, want)
+		}
+	}
+}

@@ -117,7 +117,7 @@ func (Stripe) fromIntent(ev stripeEvent) (*pb.Payment, error) {
 	if err := require("data.object.id", pi.ID); err != nil {
 		return nil, err
 	}
-	amount, err := money("data.object.amount", pi.Amount, pi.Currency)
+	amount, err := stripeUnits.money("data.object.amount", pi.Amount, pi.Currency)
 	if err != nil {
 		return nil, err
 	}
@@ -151,11 +151,11 @@ func (Stripe) fromRefundedCharge(ev stripeEvent) (*pb.Payment, error) {
 	if err := require("data.object.payment_intent", id); err != nil {
 		return nil, err
 	}
-	amount, err := money("data.object.amount", ch.Amount, ch.Currency)
+	amount, err := stripeUnits.money("data.object.amount", ch.Amount, ch.Currency)
 	if err != nil {
 		return nil, err
 	}
-	refunded, err := money("data.object.amount_refunded", ch.AmountRefunded, ch.Currency)
+	refunded, err := stripeUnits.money("data.object.amount_refunded", ch.AmountRefunded, ch.Currency)
 	if err != nil {
 		return nil, err
 	}

@@ -232,7 +232,10 @@ func (s *catchUp) apply(m *ckafka.Message) (Entry, bool) {
 		return Entry{}, false
 	}
 	key := paymentKey{ev.GetGateway(), ev.GetId()}
-	state := Merge(s.states[key], &ev)
+	state, err := Merge(s.states[key], &ev)
+	if err != nil {
+		return Entry{}, false // the hub refused it too, and logged it
+	}
 	s.states[key] = state
 	if !deliver || s.accept != nil && !s.accept(state) {
 		return Entry{}, false

@@ -124,20 +124,28 @@ func (h *Hub) CaughtUp() bool {
 }
 
 // Publish adds the event read at partition/offset. Duplicate events (same
-// gateway and event id) advance the position but reach no subscriber.
-func (h *Hub) Publish(partition int32, offset int64, event *pb.Payment) {
+// gateway and event id) advance the position but reach no subscriber, and so
+// do events Merge refuses (*NotFolded, counted and returned for the caller to
+// log with the event's offset): the payment keeps its last correct state.
+// The error also reports, once, a currency whose total has grown past what
+// GetStats can carry (*Saturated); that event was applied.
+func (h *Hub) Publish(partition int32, offset int64, event *pb.Payment) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.next[partition] = offset + 1
 	if !h.dedupe.add(event.GetGateway(), event.GetEventId()) {
 		h.counts.duplicates++
-		return
+		return nil
 	}
 	key := paymentKey{event.GetGateway(), event.GetId()}
 	prev := h.states[key]
-	state := Merge(prev, event)
+	state, err := Merge(prev, event)
+	if err != nil {
+		h.counts.refused(err)
+		return err
+	}
 	h.states[key] = state
-	h.counts.apply(prev, state)
+	notice := h.counts.apply(prev, state)
 
 	i := int(h.nextSeq % uint64(len(h.ring)))
 	if h.nextSeq-h.firstSeq == uint64(len(h.ring)) {
@@ -149,6 +157,7 @@ func (h *Hub) Publish(partition int32, offset int64, event *pb.Payment) {
 	h.nextSeq++
 	close(h.notify)
 	h.notify = make(chan struct{})
+	return notice
 }
 
 // Skip advances the position past a record that is not a payment.

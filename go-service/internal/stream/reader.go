@@ -69,7 +69,18 @@ func publish(hub *Hub, m *ckafka.Message, log *slog.Logger) {
 		hub.Skip(tp.Partition, int64(tp.Offset))
 		return
 	}
-	hub.Publish(tp.Partition, int64(tp.Offset), &p)
+	if err := hub.Publish(tp.Partition, int64(tp.Offset), &p); err != nil {
+		log.Warn(err.Error(), "component", "SERVER", "topic", deref(tp.Topic), "partition", tp.Partition, "offset", int64(tp.Offset),
+			"gateway", p.GetGateway().String(), "id", p.GetId(), "event_id", p.GetEventId(),
+			"source_topic", p.GetSource().GetTopic(), "source_partition", p.GetSource().GetPartition(), "source_offset", p.GetSource().GetOffset())
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // bounds returns, per partition, the oldest offset Kafka holds and the end.

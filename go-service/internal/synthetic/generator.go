@@ -160,7 +160,7 @@ func (g *Generator) newLife() *life {
 		case pb.PaymentStatus_PAYMENT_STATUS_REFUNDED:
 			s.Refunded = p.Amount
 		case pb.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED:
-			s.Refunded = max(1, p.Amount/3)
+			s.Refunded = partialRefund(p.Amount, currency)
 		}
 		l.pending = append(l.pending, s)
 	}

@@ -96,11 +96,25 @@ func amountFor(r *rand.Rand, currency string) int64 {
 	case "JPY", "KRW":
 		return major * 100 // ¥100 to ¥200,000: yen have no minor unit
 	case "KWD", "BHD", "JOD":
-		return major*1000/10 + int64(r.IntN(1000)) // a few hundred dinars at most, to the fils
+		// A few hundred dinars at most, to ten fils: Stripe and Razorpay take
+		// three-decimal amounts only with a last digit of 0.
+		return major*1000/10 + int64(r.IntN(100))*10
 	case "INR":
 		return major * 100 * 10 // ₹10 to ₹20,000, in paise
 	}
 	return major*100 + int64(r.IntN(100))
+}
+
+// partialRefund is a third of amount, kept to the currency's smallest amount
+// the gateways take (ten fils for three-decimal currencies), at least one.
+func partialRefund(amount int64, currency string) int64 {
+	third := amount / 3
+	switch currency {
+	case "KWD", "BHD", "JOD":
+		third -= third % 10
+		return max(10, third)
+	}
+	return max(1, third)
 }
 
 func fmtErr(g gateway, err error) error {

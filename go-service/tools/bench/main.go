@@ -17,7 +17,7 @@
 // Everything it creates in Kafka is named bench-<run id>.… and deleted at the end.
 //
 // `bench profile` writes a CPU profile (runtime/pprof) of the server's stages
-// under load, run in-process with the server's own wiring (harness.go).
+// under load, run in-process with the server's own wiring (internal/app).
 package main
 
 import (
@@ -36,6 +36,7 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
 )
 
@@ -199,8 +200,8 @@ func newBench(o options) (*bench, error) {
 		procs:   newProcSet(),
 		started: time.Now(),
 	}
-	if err := reachable(o.bootstrap); err != nil {
-		return nil, fmt.Errorf("no Kafka at %s (make kafka-up): %w", o.bootstrap, err)
+	if err := kafkatest.Reachable(o.bootstrap); err != nil {
+		return nil, err
 	}
 	b.res = newResults(o.params, machineInfo(o.kafkaSh), b.id)
 	b.serverM = detectServerMode(filepath.Join(o.binDir, "server"))

@@ -9,8 +9,12 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/app"
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
+	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
+	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
 // profileMain is `bench profile`: the server's stages (ingest + serve, as
@@ -32,17 +36,18 @@ func profileMain(args []string) error {
 		return err
 	}
 	k := config.Kafka{BootstrapServers: envOr("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), Partitions: 3, ReplicationFactor: -1}
-	if err := reachable(k.BootstrapServers); err != nil {
-		return fmt.Errorf("no Kafka at %s (make kafka-up): %w", k.BootstrapServers, err)
+	if err := kafkatest.Reachable(k.BootstrapServers); err != nil {
+		return err
 	}
 	b := &bench{id: fmt.Sprintf("bench-prof-%d", time.Now().Unix()%1e6), kafka: k, procs: newProcSet()}
 	ctx := context.Background()
 	defer b.cleanup()
 	raw := rawTopics(b.name("profile"))
 	normalized, dlq := b.name("profile", "normalized"), b.name("profile", "dlq")
-	if err := b.createTopics(ctx, 3, append(topicList(raw), normalized, dlq)...); err != nil {
+	if err := b.createTopics(ctx, 3, topicList(raw)...); err != nil {
 		return err
 	}
+	b.own(normalized, dlq) // the server creates them, as in production
 	recs, err := generate(5, *records, 0.01)
 	if err != nil {
 		return err
@@ -68,76 +73,116 @@ func profileMain(args []string) error {
 	}
 	defer f.Close()
 
-	cfg := pipelineCfg{kafka: k, topics: topicList(raw), normalized: normalized, dlq: dlq, group: b.name("profile", "group"),
-		mode: *mode, host: "127.0.0.1", window: 100000, grace: 10 * time.Second}
+	cfg := app.Config{Kafka: k, Topics: topicList(raw), NormalizedTopic: normalized, DLQTopic: dlq, GroupID: b.name("profile", "group"),
+		ConsumerMode: *mode, Host: "127.0.0.1", Window: 100000, ShutdownGrace: 10 * time.Second}
 	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	server, err := app.Start(runCtx, cfg, quietLogger())
+	if err != nil {
+		return err
+	}
 	done := make(chan error, 1)
-	go func() { done <- runPipeline(runCtx, cfg, quietLogger()) }()
-	var began time.Time
-	if *rate > 0 {
-		// Live: wait until the pipeline listens, then profile while sending.
-		time.Sleep(3 * time.Second)
-		began = time.Now()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			stop()
-			return err
-		}
-		s, err := newSender(k)
-		if err != nil {
-			stop()
-			return err
-		}
-		for i := 0; i < len(recs); {
-			due := min(len(recs), int(time.Since(began).Seconds()*float64(*rate))+1)
-			for ; i < due; i++ {
-				if err := s.send(ctx, raw[recs[i].Gateway], recs[i]); err != nil {
-					stop()
-					return err
-				}
-			}
-			time.Sleep(time.Millisecond)
-		}
-		err = s.wait()
-		s.close()
-		if err != nil {
-			stop()
-			return err
-		}
-	}
-
-	profiling := false
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		n, err := offs.sum(normalized, dlq)
-		if err != nil {
-			stop()
-			return err
-		}
-		if !profiling && (n > 0 || *rate > 0) {
-			if *rate == 0 {
-				if err := pprof.StartCPUProfile(f); err != nil {
-					stop()
-					return err
-				}
-				began = time.Now()
-			}
-			profiling = true
-		}
-		if n >= int64(len(recs)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return fmt.Errorf("%d of %d records ingested after 5 min", n, len(recs))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	pprof.StopCPUProfile()
-	took := time.Since(began)
+	go func() { done <- server.Wait() }()
+	p := profiled{server: server, out: f, offs: offs, k: k, raw: raw, recs: recs, rate: *rate, normalized: normalized, dlq: dlq}
+	took, err := p.run(ctx)
 	stop()
-	if err := <-done; err != nil {
+	if waitErr := <-done; err == nil {
+		err = waitErr
+	}
+	if err != nil {
 		return err
 	}
 	say("profiled %d records of ingest + serve (%s consumer) over %.1fs: %s", len(recs), *mode, took.Seconds(), path)
 	return nil
+}
+
+// profiled is one profile of a running server.
+type profiled struct {
+	server          *app.App
+	out             *os.File
+	offs            *offsets
+	k               config.Kafka
+	raw             map[pb.Gateway]string
+	recs            []synthetic.Record
+	rate            int
+	normalized, dlq string
+}
+
+// run profiles until every record came out as a payment or a DLQ record and
+// returns how long that took.
+func (p profiled) run(ctx context.Context) (time.Duration, error) {
+	var began time.Time
+	profiling := false
+	defer func() {
+		if profiling {
+			pprof.StopCPUProfile()
+		}
+	}()
+	if p.rate > 0 {
+		// Live: wait until the server is ready, then profile while sending.
+		if err := waitReady(p.server, time.Minute); err != nil {
+			return 0, err
+		}
+		if err := pprof.StartCPUProfile(p.out); err != nil {
+			return 0, err
+		}
+		began, profiling = time.Now(), true
+		if err := p.send(ctx, began); err != nil {
+			return 0, err
+		}
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		n, err := p.offs.sum(p.normalized, p.dlq)
+		if err != nil {
+			return 0, err
+		}
+		if !profiling && n > 0 {
+			if err := pprof.StartCPUProfile(p.out); err != nil {
+				return 0, err
+			}
+			began, profiling = time.Now(), true
+		}
+		if n >= int64(len(p.recs)) {
+			return time.Since(began), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%d of %d records ingested after 5 min", n, len(p.recs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// send sends the records live at p.rate per second from began.
+func (p profiled) send(ctx context.Context, began time.Time) error {
+	s, err := newSender(p.k)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	for i := 0; i < len(p.recs); {
+		due := min(len(p.recs), int(time.Since(began).Seconds()*float64(p.rate))+1)
+		for ; i < due; i++ {
+			if err := s.send(ctx, p.raw[p.recs[i].Gateway], p.recs[i]); err != nil {
+				return err
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return s.wait()
+}
+
+// waitReady waits until the server is ready as its health check says.
+func waitReady(server *app.App, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, why := server.Ready()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server not ready after %v: %s", timeout, why)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 )
 
 // A lesson marks a shell block it promises will work as written:
@@ -80,9 +82,8 @@ func runnables(t *testing.T) []runnable {
 
 func TestRunnableCommandsWork(t *testing.T) {
 	blocks := runnables(t)
-	if os.Getenv("LESSONS_RUN") == "" {
-		t.Skipf("%d runnable blocks found; set LESSONS_RUN=1 (make test does) to run them against the real stack", len(blocks))
-	}
+	kafkatest.OnlyIn(t, "LESSONS_RUN", "make test-go", fmt.Sprintf("%d runnable blocks run against the real stack", len(blocks)))
+	kafkatest.Config(t) // the blocks' server and producer need the broker
 	root, err := filepath.Abs(repo)
 	if err != nil {
 		t.Fatal(err)
