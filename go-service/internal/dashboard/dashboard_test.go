@@ -423,3 +423,28 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// A stream outlives the server's ReadTimeout over HTTP/1.1, which is what a
+// browser speaks to a plaintext port.
+func TestStreamOutlivesTheReadTimeout(t *testing.T) {
+	saved := readTimeout
+	readTimeout = 200 * time.Millisecond
+	defer func() { readTimeout = saved }()
+	r := newRig(t, grpcserver.Security{})
+	r.publish(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := r.payments().CallServerStream(ctx, connect.NewRequest(&pb.StreamPaymentsRequest{Start: pb.StartPosition_START_POSITION_EARLIEST}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Receive() {
+		t.Fatalf("first payment: %v", s.Err())
+	}
+	time.Sleep(3 * readTimeout)
+	r.publish(1)
+	if !s.Receive() {
+		t.Fatalf("a payment after the read timeout: %v", s.Err())
+	}
+}
