@@ -62,7 +62,11 @@ func parse(args []string) (settings, error) {
 	set.String(&c.Security.TLSCert, "tls-cert", "GRPC_TLS_CERT", "", "PEM certificate (chain) file; with -tls-key turns TLS on")
 	set.String(&c.Security.TLSKey, "tls-key", "GRPC_TLS_KEY", "", "PEM private key file of -tls-cert")
 	set.Int(&c.MetricsPort, "metrics-port", "METRICS_PORT", 0, 0, 65535, "port of the HTTP server with /metrics (Prometheus), /healthz and /readyz; 0 turns it off")
-	set.String(&c.DashboardAddr, "dashboard-addr", "DASHBOARD_ADDR", dashboard.DefaultAddr, "host:port of the browser dashboard (PaymentService over Connect/gRPC-Web, same token and TLS); empty turns it off")
+	dashboardAddr := dashboard.DefaultAddr
+	if v, ok := os.LookupEnv("DASHBOARD_ADDR"); ok && v == "" {
+		dashboardAddr = "" // set and empty: off (an unset variable means the default)
+	}
+	set.String(&c.DashboardAddr, "dashboard-addr", "DASHBOARD_ADDR", dashboardAddr, "host:port of the browser dashboard (PaymentService over Connect/gRPC-Web, same token and TLS); empty turns it off")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&c.Window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
 	grace := 10

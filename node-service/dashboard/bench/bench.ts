@@ -16,7 +16,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { chromium, type Page } from "@playwright/test";
-import { buildBinaries, killAll, newTopics, produce, removeBinaries, startServer } from "../../test/harness";
+import { buildBinaries, freePort, killAll, newTopics, produce, removeBinaries, startServer } from "../../test/harness";
 
 const { values: args } = parseArgs({
   options: {
@@ -65,7 +65,7 @@ async function pageMemory(page: Page): Promise<{ heapMiB: number; domNodes: numb
 async function main(): Promise<void> {
   const bin = await buildBinaries();
   const topics = newTopics("dashboard-bench");
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const server = await startServer(bin, topics, { env: { DASHBOARD_ADDR: `127.0.0.1:${port}` } });
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true });
   try {

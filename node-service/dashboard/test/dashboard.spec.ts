@@ -1,24 +1,12 @@
 // The dashboard in a real headless Chromium, against the real server binary
 // and the real Kafka on 127.0.0.1 (topics and group unique to this run).
-import { createServer } from "node:net";
 import path from "node:path";
 import { expect, type Page, test } from "@playwright/test";
 import {
-  buildBinaries, kafkaSkipReason, killAll, newTopics, produce, removeBinaries, type Sent, type Server, startServer,
+  buildBinaries, freePort, kafkaSkipReason, killAll, newTopics, produce, removeBinaries, type Sent, type Server, startServer,
 } from "../../test/harness";
 
 const SCREENSHOT = path.resolve(__dirname, "../screenshot.png");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // The ids in the table, in order, one per row.
 function rowIds(page: Page): Promise<string[]> {
