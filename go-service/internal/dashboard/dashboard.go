@@ -63,9 +63,8 @@ const (
 )
 
 // readTimeout bounds the reading of a request, whose body is one small
-// message. It must not end a stream that outlives it (a test checks): over
-// HTTP/1.1, net/http would cancel a request still reading its connection at
-// that deadline. A variable, for that test.
+// message. A payment stream outlives it, over HTTP/1.1 too (a test checks,
+// shortening it: hence a variable).
 var readTimeout = 30 * time.Second
 
 // servicePath is the URL prefix of every PaymentService method.
