@@ -8,10 +8,10 @@ BUF := node-service/node_modules/.bin/buf
 FUZZTIME ?= 5s
 ARGS ?=
 
-.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-browser test-faults demo server producer client replay kafka-up kafka-down
+.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-browser test-faults demo server receiver producer client replay kafka-up kafka-down
 
 help: ## Show the tasks
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 deps: node-service/node_modules/.installed ## Install Go modules and npm packages
 	@cd go-service && go mod download
@@ -38,22 +38,27 @@ gen-check: deps ## Fail if the committed generated code is not what `make gen` m
 lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
 	@test -z "$$(gofmt -l go-service | grep -v '/pb/')" || { gofmt -l go-service | grep -v '/pb/'; echo "gofmt: the files above need formatting"; exit 1; }
 	cd go-service && go vet ./...
+	@test -z "$$(gofmt -l lessons/code lessons/checks | grep -v '/pb/')" || { gofmt -l lessons/code lessons/checks | grep -v '/pb/'; echo "gofmt: the files above need formatting"; exit 1; }
+	cd lessons/checks && go vet .
 	cd node-service && npx tsc --noEmit && npx tsc --noEmit -p dashboard
 	$(BUF) lint proto
 
-test: kafka-up deps gen-check test-go test-fuzz test-ts test-browser test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, the dashboard in Chromium, lessons, broker restart
+test: kafka-up deps gen-check test-go test-fuzz test-ts test-browser lesson-gen-check lesson-test lesson-check-all test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, the dashboard in Chromium, lessons and their checkpoints, broker restart
 
 test-go: ## Go unit and integration tests, lesson checks (needs Kafka: make kafka-up)
 	cd go-service && REQUIRE_KAFKA=1 LESSONS_RUN=1 go test -count=1 -timeout 20m ./...
 
 test-faults: kafka-up ## Fault tests that restart the local Kafka broker (run alone: they stop it)
-	cd go-service && REQUIRE_KAFKA=1 E2E_KAFKA_RESTART=1 go test -count=1 -timeout 10m -run 'TestBrokerRestartLosesNothing|TestHealthFollowsKafka' -v ./e2e
+	cd go-service && REQUIRE_KAFKA=1 E2E_KAFKA_RESTART=1 go test -count=1 -timeout 10m -run 'TestBrokerRestartLosesNothing|TestHealthFollowsKafka|TestReceiverKafkaStoppedThenRetryLands' -v ./e2e
 
-test-fuzz: ## Run every fuzz target for FUZZTIME (default 5s)
-	@cd go-service && for target in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' internal/normalizer/*_test.go | cut -d' ' -f2); do \
-	  echo "fuzz $$target for $(FUZZTIME)"; \
-	  go test ./internal/normalizer -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$target.log 2>&1 || { cat /tmp/fuzz-$$target.log; exit 1; }; \
-	done
+test-fuzz: ## Run every fuzz target in go-service for FUZZTIME (default 5s)
+	@cd go-service && found=0 && for file in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+	  pkg=./$$(dirname $${file#./}); \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' $$file | cut -d' ' -f2); do \
+	    found=$$((found+1)); echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
+	    go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$target.log 2>&1 || { cat /tmp/fuzz-$$target.log; exit 1; }; \
+	  done; \
+	done; [ $$found -gt 0 ] || { echo "no fuzz targets found"; exit 1; }
 
 test-ts: deps ## TypeScript type check and tests
 	cd node-service && npx tsc --noEmit && REQUIRE_KAFKA=1 npm test --silent
@@ -69,6 +74,9 @@ demo: deps ## Start everything, send payments, watch them arrive, stop everythin
 
 server: kafka-up ## Terminal 1: the gRPC server (ingest + serve)
 	cd go-service && go run ./cmd/server $(ARGS)
+
+receiver: ## Webhook receiver on :8080 (POST /webhooks/<gateway>); set the gateways' secrets in go-service/.env
+	cd go-service && go run ./cmd/receiver $(ARGS)
 
 producer: ## Terminal 2: send synthetic payments (ARGS="--count 20 --rate 5")
 	cd go-service && go run ./cmd/producer $(ARGS)
@@ -94,7 +102,7 @@ BENCH_ARGS ?=
 .PHONY: bench bench-smoke profile bench-build
 
 bench-build:
-	@cd go-service && go build -o bin/ ./cmd/server ./cmd/producer ./tools/bench
+	@cd go-service && go build -o bin/ ./cmd/server ./cmd/receiver ./cmd/producer ./tools/bench
 
 bench: kafka-up bench-build deps ## Benchmarks on local Kafka (a few minutes): table, JSON and Markdown in bench/results/
 	cd go-service && bin/bench -out $(BENCH_OUT) $(BENCH_ARGS)
@@ -114,3 +122,66 @@ profile: kafka-up bench-build ## CPU profiles (pprof) of the server's stages und
 	@echo "  go tool pprof -http=127.0.0.1:0 go-service/bin/bench bench/results/ingest.cpu.prof"
 	@echo "  go tool pprof -http=127.0.0.1:0 bench/results/normalizer.test bench/results/normalizer.cpu.prof"
 	@echo "  (or -top instead of -http=... for a text listing)"
+
+# The course's build track (lessons/code/README.md): lessons/code/NN is the
+# learner's project at the end of lesson NN; lessons/checks holds each
+# lesson's checkpoint. N picks a lesson (default: all), DIR checks another folder.
+LESSONS := 02 03 04 05 06 07 08 09
+LESSON_EXTRAS := 03x 04x
+N ?=
+DIR ?=
+
+.PHONY: lesson-check lesson-check-all lesson-test lesson-gen lesson-gen-check lesson-deps
+
+lesson-deps: lessons/code/node_modules/.installed
+	@cd lessons/checks && go build -o bin/lessoncheck .
+
+lessons/code/node_modules/.installed: lessons/code/package-lock.json
+	cd lessons/code && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lesson-check: lesson-deps ## Checkpoint of lesson N (N=04) on lessons/code/N, or on your own folder (DIR=~/pipeline); no N: all
+	@cd lessons/checks && if [ -n "$(N)" ]; then \
+	  bin/lessoncheck -lesson $(N) $(if $(DIR),-dir $(abspath $(DIR))); \
+	else for n in $(LESSONS) $(LESSON_EXTRAS); do bin/lessoncheck -lesson $$n $(if $(DIR),-dir $(abspath $(DIR))) || exit 1; done; fi
+
+lesson-check-all: lesson-deps ## Every checkpoint passes on its own folder and fails on the one before (CI)
+	@cd lessons/checks && go test -count=1 .
+	@cd lessons/checks && empty=$$(mktemp -d) && trap 'rm -rf "$$empty"' EXIT && mkdir -p $$empty/go-service && \
+	  printf 'module example.com/empty/go-service\n\ngo 1.26.0\n' >$$empty/go-service/go.mod && \
+	  prev=$$empty && \
+	  for n in $(LESSONS); do \
+	    REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$n && REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$n -dir $$prev -expect-fail && \
+	      REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$n -dir $$prev -expect-fail -no-probes || exit 1; \
+	    prev=$(CURDIR)/lessons/code/$$n; \
+	  done; \
+	  for x in $(LESSON_EXTRAS); do \
+	    REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x && REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail && \
+	      REQUIRE_KAFKA=1 bin/lessoncheck -lesson $$x -dir $(CURDIR)/lessons/code/$${x%x} -expect-fail -no-probes || exit 1; \
+	  done
+
+lesson-test: lesson-deps ## Each lessons/code snapshot's own Go and TypeScript tests and go vet, as its learner runs them (needs Kafka)
+	@for dir in lessons/code/*/go-service; do \
+	  (cd $$dir && go vet ./... && REQUIRE_KAFKA=1 go test -count=1 ./... | { grep -v -e '^ok' -e 'no test files' || true; }) || { echo "$$dir: tests failed"; exit 1; }; \
+	done
+	@for dir in lessons/code/*/node-service; do \
+	  [ -d $$dir/test ] || continue; \
+	  out=$$(cd $$dir && node --import tsx --test test/*.test.ts 2>&1) || { echo "$$out"; echo "$$dir: tests failed"; exit 1; }; \
+	done; echo "lessons/code: every snapshot's tests pass"
+
+lesson-gen-check: lesson-deps ## Fail if a lessons/code snapshot's generated code is not what its proto/ makes
+	@cd go-service && go build -o bin/ tool
+	@for dir in lessons/code/*/; do \
+	  [ -f $$dir/proto/buf.gen.yaml ] || continue; \
+	  tmp=$$(mktemp -d); \
+	  (cd $$dir && PATH="$(CURDIR)/go-service/bin:$(CURDIR)/lessons/code/node_modules/.bin:$$PATH" buf generate proto --template proto/buf.gen.yaml --output $$tmp) && \
+	  for out in go-service/pb node-service/src/gen; do \
+	    [ -d $$tmp/$$out ] || continue; \
+	    diff -r $$tmp/$$out $$dir$$out >/dev/null || { rm -rf $$tmp; echo "$$dir$$out is stale: run make lesson-gen N=$$(basename $$dir)"; exit 1; }; \
+	  done; rm -rf $$tmp; \
+	done; echo "lessons/code: generated code is up to date"
+
+lesson-gen: lesson-deps ## Regenerate lessons/code/N's Go (and, from lesson 06, TypeScript) code from its proto/
+	@test -n "$(N)" || { echo "lesson-gen: say which lesson, e.g. make lesson-gen N=04"; exit 1; }
+	cd lessons/code/$(N)/go-service && go build -o bin/ tool
+	cd lessons/code/$(N) && PATH="$$PWD/go-service/bin:$(CURDIR)/lessons/code/node_modules/.bin:$$PATH" buf generate proto --template proto/buf.gen.yaml
