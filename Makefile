@@ -87,7 +87,7 @@ replay: ## Re-drive dead letters to their raw topics once the normalizer is fixe
 client: deps ## Terminal 3: the TypeScript client printing [LOG] lines
 	cd node-service && npx tsx src/index.ts $(ARGS)
 
-kafka-up: ## Start local Kafka (KRaft) on 127.0.0.1:9092; first run resolves jars from Maven Central
+kafka-up: ## Start local Kafka (KRaft) on 127.0.0.1:9092, SASL_SSL on 9094; first run resolves jars from Maven Central and makes a CA
 	@$(KAFKA) up
 
 kafka-down: ## Stop local Kafka

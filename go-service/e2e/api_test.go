@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -642,8 +643,7 @@ func launchServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
 
 // serverEnv is the environment startServer gives the server.
 func serverEnv(tt testTopics) []string {
-	return append(cleanEnv(),
-		"KAFKA_BOOTSTRAP_SERVERS="+kafkaConfig.BootstrapServers,
+	return append(append(cleanEnv(), kafkaEnv(kafkaConfig)...),
 		"KAFKA_TOPICS="+strings.Join(tt.rawList(), ","),
 		"KAFKA_NORMALIZED_TOPIC="+tt.normalized,
 		"KAFKA_DLQ_TOPIC="+tt.dlq,
@@ -651,6 +651,18 @@ func serverEnv(tt testTopics) []string {
 		"ENV_FILE=/nonexistent",
 		"DASHBOARD_ADDR=", // off: tests run servers side by side, and its default port is fixed
 	)
+}
+
+// kafkaEnv is how the server is told to reach the cluster k.
+func kafkaEnv(k config.Kafka) []string {
+	env := []string{"KAFKA_BOOTSTRAP_SERVERS=" + k.BootstrapServers}
+	if k.APIKey != "" {
+		env = append(env, "KAFKA_API_KEY="+k.APIKey, "KAFKA_API_SECRET="+k.APISecret)
+	}
+	if k.CAFile != "" {
+		env = append(env, "KAFKA_CA_FILE="+k.CAFile)
+	}
+	return env
 }
 
 // runServerOnce runs the server binary to completion with args and env

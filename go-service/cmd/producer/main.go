@@ -117,6 +117,9 @@ func run(args []string) error {
 
 	topics := topicsFor(gateways, s.topic)
 	if err := kafka.EnsureTopics(ctx, s.kafka, topics); err != nil {
+		if kafka.Refused(err) {
+			return err // a wrong secret or certificate: the line names the setting
+		}
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
 	kafka.SpareProcs(1) // the producer's event loop

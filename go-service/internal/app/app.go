@@ -12,7 +12,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -42,9 +41,9 @@ type Config struct {
 	DLQTopic        string
 	GroupID         string // consumer group of the ingest stage
 	ConsumerMode    string // ingest.ModePerTopic or ingest.ModeShared
-	Host            string // interface the gRPC and metrics servers listen on; "" means all
+	Host            string // interface the gRPC server listens on; "" means all
 	Port            int    // gRPC port; 0 picks a free one
-	MetricsPort     int    // port of /metrics, /healthz, /readyz; 0 turns that server off
+	MetricsAddr     string // host:port of /metrics, /healthz, /readyz; "" turns that server off
 	MaxStreams      int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
 	Security        grpcserver.Security
 	Window          int           // recent payments kept for replay; 0 means the hub's default
@@ -69,13 +68,13 @@ type App struct {
 	ingester *ingest.Ingester
 	hub      *stream.Hub
 
-	// The edge: gRPC, and the metrics HTTP server when MetricsPort is set.
+	// The edge: gRPC, and the metrics HTTP server when MetricsAddr is set.
 	svc       *grpcserver.Service
 	gs        *grpc.Server
 	healthSrv *health.Server
 	lis       net.Listener
-	metrics   *metrics.Metrics  // nil without MetricsPort
-	ms        *metrics.Server   // nil without MetricsPort
+	metrics   *metrics.Metrics  // nil without MetricsAddr
+	ms        *metrics.Server   // nil without MetricsAddr
 	dash      *dashboard.Server // nil without DashboardAddr
 
 	stopStages context.CancelFunc
@@ -125,9 +124,14 @@ func (a *App) connectKafka(ctx context.Context) error {
 	// Poll loops: the ingest consumers', the producer's, the serve stage's.
 	procs := kafka.SpareProcs(ingest.Consumers(a.cfg.ConsumerMode, len(a.cfg.Topics)) + 2)
 	a.log.Debug("GOMAXPROCS set", "procs", procs)
-	err := errors.Join(
-		kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.NormalizedTopic)),
-		kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig))
+	// One after the other: a cluster that refuses us says so once.
+	err := kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.NormalizedTopic))
+	if err == nil {
+		err = kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig)
+	}
+	if err != nil && kafka.Refused(err) {
+		return err // a wrong secret or certificate: the line names the setting
+	}
 	if err != nil {
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
@@ -150,7 +154,7 @@ func (a *App) closeKafka() {
 }
 
 // buildStages builds the ingest and serve stages and the gRPC service over
-// them, with metrics when MetricsPort is set.
+// them, with metrics when MetricsAddr is set.
 func (a *App) buildStages() {
 	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window})
 	ingestOpts := ingest.Options{
@@ -159,7 +163,7 @@ func (a *App) buildStages() {
 		DrainTimeout: a.cfg.ShutdownGrace,
 	}
 	var observer grpcserver.Observer
-	if a.cfg.MetricsPort != 0 {
+	if a.cfg.MetricsAddr != "" {
 		a.metrics = metrics.New(metrics.Sources{
 			Hub:         a.hub.Stats,
 			ConsumerLag: func() map[string]int64 { return a.ingester.ConsumerLag() },
@@ -210,12 +214,13 @@ func (a *App) listen(grpcOpts []grpc.ServerOption) error {
 		}
 	}
 	if a.metrics != nil {
-		if a.ms, err = a.metrics.Listen(net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.MetricsPort))); err != nil {
+		// /metrics takes the gRPC token; the probes stay open (metrics.ServerConfig).
+		if a.ms, err = a.metrics.ListenConfig(metrics.ServerConfig{Addr: a.cfg.MetricsAddr, Token: a.cfg.Security.AuthToken}); err != nil {
 			lis.Close()
 			if a.dash != nil {
 				a.dash.Close()
 			}
-			return fmt.Errorf("METRICS_PORT=%d: %w", a.cfg.MetricsPort, err)
+			return fmt.Errorf("METRICS_ADDR=%s: %w", a.cfg.MetricsAddr, err)
 		}
 	}
 	a.lis = lis

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +33,7 @@ func TestRunServesAndStopsOnCancel(t *testing.T) {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	cfg := Config{Kafka: k, Topics: []string{raw}, NormalizedTopic: normalized, DLQTopic: dlq,
-		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", MetricsPort: freePort(t), DashboardAddr: "127.0.0.1:0"}
+		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", MetricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t))), DashboardAddr: "127.0.0.1:0"}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

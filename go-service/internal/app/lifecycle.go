@@ -95,6 +95,9 @@ func describeSecurity(c grpcserver.Security) string {
 	if c.TLS() {
 		on = append(on, "TLS")
 	}
+	if c.MutualTLS() {
+		on = append(on, "client certificates required")
+	}
 	if c.AuthToken != "" {
 		on = append(on, "token auth")
 	}

@@ -13,7 +13,6 @@ package dashboard
 
 import (
 	"context"
-	"crypto/tls"
 	"embed"
 	"errors"
 	"fmt"
@@ -53,13 +52,8 @@ const (
 	// server's responses are a payment or the stats, far smaller.
 	maxResponseBytes = 4 << 20
 	// envelopeBytes is the framing around one message (flags + length).
-	envelopeBytes = 5
-	// streamsPerConn is the HTTP/2 concurrent-stream limit of one
-	// connection (a page needs one stream and a few unary calls).
-	streamsPerConn    = 100
+	envelopeBytes     = 5
 	readHeaderTimeout = 10 * time.Second
-	// idleTimeout closes a keep-alive connection with no request on it.
-	idleTimeout = 2 * time.Minute
 )
 
 // readTimeout bounds the reading of a request, whose body is one small
@@ -140,19 +134,22 @@ type Server struct {
 }
 
 // Listen binds addr (host:port) and returns the server, not yet serving.
-// With TLS set in sec it serves HTTPS with the gRPC port's certificate.
+// With TLS set in sec it serves HTTPS with the gRPC port's certificate, and
+// asks for a client certificate as it does (mutual TLS).
 func Listen(addr string, h http.Handler, sec grpcserver.Security) (*Server, error) {
+	srv := newHTTPServer(h)
 	if sec.TLS() {
-		// Fail now, with the setting's name, rather than in Serve.
-		if _, err := tls.LoadX509KeyPair(sec.TLSCert, sec.TLSKey); err != nil {
-			return nil, fmt.Errorf("GRPC_TLS_CERT=%s, GRPC_TLS_KEY=%s: %w", sec.TLSCert, sec.TLSKey, err)
+		tc, err := sec.TLSConfig() // fails now, naming the setting, rather than in Serve
+		if err != nil {
+			return nil, err
 		}
+		srv.TLSConfig = tc
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{lis: lis, sec: sec, srv: newHTTPServer(h)}, nil
+	return &Server{lis: lis, sec: sec, srv: srv}, nil
 }
 
 // newHTTPServer has the gRPC port's limits: header size, keepalive pings
@@ -168,13 +165,13 @@ func newHTTPServer(h http.Handler) *http.Server {
 		Protocols:         &protocols,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		IdleTimeout:       idleTimeout,
+		IdleTimeout:       grpcserver.MaxConnectionIdle,
 		MaxHeaderBytes:    grpcserver.MaxHeaderListBytes,
 		// Bad handshakes and malformed requests are a client's problem, not
 		// the server's: logged at debug level, in the server's log format.
 		ErrorLog: slog.NewLogLogger(slog.Default().With("component", "SERVER").Handler(), slog.LevelDebug),
 		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: streamsPerConn,
+			MaxConcurrentStreams: grpcserver.MaxStreamsPerConnection,
 			SendPingTimeout:      grpcserver.KeepaliveTime,
 			PingTimeout:          grpcserver.KeepaliveTimeout,
 		},
@@ -197,7 +194,7 @@ func (s *Server) URL() string {
 func (s *Server) Serve() error {
 	var err error
 	if s.sec.TLS() {
-		err = s.srv.ServeTLS(s.lis, s.sec.TLSCert, s.sec.TLSKey)
+		err = s.srv.ServeTLS(s.lis, "", "") // the certificate is in TLSConfig
 	} else {
 		err = s.srv.Serve(s.lis)
 	}

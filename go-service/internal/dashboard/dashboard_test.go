@@ -331,8 +331,8 @@ func TestHTTP2Settings(t *testing.T) {
 	if !ok {
 		t.Fatalf("first frame %T, want SETTINGS", f)
 	}
-	if v, ok := settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != streamsPerConn {
-		t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (sent %v), want %d", v, ok, streamsPerConn)
+	if v, ok := settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != grpcserver.MaxStreamsPerConnection {
+		t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS = %d (sent %v), want %d", v, ok, grpcserver.MaxStreamsPerConnection)
 	}
 	if v, ok := settings.Value(http2.SettingMaxHeaderListSize); !ok || v > grpcserver.MaxHeaderListBytes+4096 {
 		t.Errorf("SETTINGS_MAX_HEADER_LIST_SIZE = %d (sent %v), want about %d", v, ok, grpcserver.MaxHeaderListBytes)
@@ -373,6 +373,13 @@ func TestTLSSettingsApply(t *testing.T) {
 		if resp.StatusCode == http.StatusOK {
 			t.Errorf("plaintext GET on the TLS dashboard: %d", resp.StatusCode)
 		}
+	}
+
+	// With GRPC_TLS_CLIENT_CA, a client without a certificate is refused, as on the gRPC port.
+	mutual := newRig(t, grpcserver.Security{TLSCert: certFile, TLSKey: keyFile, ClientCA: certFile})
+	mutual.client = r.client
+	if _, err := mutual.stats().CallUnary(ctx, connect.NewRequest(&pb.GetStatsRequest{})); err == nil {
+		t.Error("GetStats without a client certificate on a mutual-TLS dashboard succeeded")
 	}
 
 	_, err = Listen("127.0.0.1:0", http.NotFoundHandler(), grpcserver.Security{TLSCert: "testdata/missing.pem", TLSKey: "testdata/missing.key"})

@@ -15,8 +15,9 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 )
 
-// ConfigMap is the client configuration shared by producers, consumers and
-// the admin client, plus extra. The secret goes only to librdkafka.
+// ConfigMap is the client configuration shared by producers and consumers,
+// plus extra; librdkafka's log lines go through slog (logs.go). Admin
+// clients come from NewAdminClient. The secret goes only to librdkafka.
 func ConfigMap(k config.Kafka, extra ckafka.ConfigMap) *ckafka.ConfigMap {
 	cm := ckafka.ConfigMap{
 		"bootstrap.servers": k.BootstrapServers,
@@ -24,6 +25,13 @@ func ConfigMap(k config.Kafka, extra ckafka.ConfigMap) *ckafka.ConfigMap {
 		// Loopback and Cloud both resolve fine over IPv4; this skips a slow
 		// IPv6 attempt on machines where "localhost" has both.
 		"broker.address.family": "v4",
+	}
+	for key, v := range logConfig() {
+		cm[key] = v
+	}
+	if k.CAFile != "" {
+		cm["security.protocol"] = "SSL"
+		cm["ssl.ca.location"] = k.CAFile
 	}
 	if k.Secure() {
 		cm["security.protocol"] = "SASL_SSL"
@@ -47,9 +55,9 @@ func EnsureTopics(ctx context.Context, k config.Kafka, topics []string) error {
 // EnsureTopicsWithConfig is EnsureTopics with topic-level settings (such as
 // max.message.bytes) for the topics it creates.
 func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string, topicConfig map[string]string) error {
-	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	admin, err := NewAdminClient(k, nil)
 	if err != nil {
-		return fmt.Errorf("kafka admin client: %w", err)
+		return err
 	}
 	defer admin.Close()
 	specs := make([]ckafka.TopicSpecification, 0, len(topics))
@@ -58,6 +66,9 @@ func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := admin.Connect(ctx); err != nil {
+		return err
+	}
 	results, err := admin.CreateTopics(ctx, specs, ckafka.SetAdminOperationTimeout(20*time.Second))
 	if err != nil {
 		return fmt.Errorf("create topics at %s: %w", k.BootstrapServers, err)
@@ -74,9 +85,9 @@ func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string
 // DeleteTopics deletes topics; one that does not exist is no error. The
 // tests and the bench share a broker with everyone: they clean up with it.
 func DeleteTopics(ctx context.Context, k config.Kafka, topics []string) error {
-	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	admin, err := NewAdminClient(k, nil)
 	if err != nil {
-		return fmt.Errorf("kafka admin client: %w", err)
+		return err
 	}
 	defer admin.Close()
 	var errs []error

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 )
@@ -25,7 +23,7 @@ func TestDeleteTopics(t *testing.T) {
 	if err := kafka.DeleteTopics(ctx, k, append(topics, prefix+".never-created")); err != nil {
 		t.Fatalf("DeleteTopics: %v", err)
 	}
-	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(k, nil))
+	admin, err := kafka.NewAdminClient(k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

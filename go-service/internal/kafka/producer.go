@@ -90,7 +90,8 @@ func (p *Producer) readEvents() {
 			}
 			// Transient (broker down, all brokers down): librdkafka retries
 			// by itself; records wait in its queue until message.timeout.ms.
-			p.log.Warn("producer: "+e.Error(), "code", e.Code().String())
+			// "Not there yet" is debug, as for librdkafka's own log lines.
+			p.log.Log(context.Background(), ErrorLevel(e), "producer: "+e.Error(), "code", e.Code().String())
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package metrics exposes the server's Prometheus metrics, /healthz and
-// /readyz on an HTTP port of their own (METRICS_PORT), with the official
+// /readyz on an HTTP address of their own (METRICS_ADDR, loopback by
+// default; server.go), with the official
 // client library. Counters that the pipeline keeps anyway (hub statistics,
 // consumer lag) are read at scrape time rather than kept twice.
 package metrics
@@ -211,9 +212,16 @@ func b2f(b bool) float64 {
 
 // Handler serves /metrics, /healthz (the process is up) and /readyz (200
 // while ready, else 503 with the reason).
-func (m *Metrics) Handler() http.Handler {
+func (m *Metrics) Handler() http.Handler { return m.handler("") }
+
+// handler is Handler with /metrics behind token, when one is set.
+func (m *Metrics) handler(token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	var page http.Handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	if token != "" {
+		page = requireToken(token, page)
+	}
+	mux.Handle("GET /metrics", page)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -238,13 +246,10 @@ type Server struct {
 	lis net.Listener
 }
 
-// Listen binds addr (host:port) and returns the server, not yet serving.
+// Listen binds addr (host:port) and returns the server, not yet serving,
+// with the default timeouts and no token.
 func (m *Metrics) Listen(addr string) (*Server, error) {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return &Server{lis: lis, srv: &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}}, nil
+	return m.ListenConfig(ServerConfig{Addr: addr})
 }
 
 // Addr is where the server listens.
