@@ -18,6 +18,7 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/dashboard"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
+	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
 	"github.com/paymentgateway/aggregator/go-service/internal/metrics"
 )
@@ -56,6 +57,7 @@ func parse(args []string) (settings, error) {
 	set.String(&c.DLQTopic, "dlq-topic", "KAFKA_DLQ_TOPIC", config.DLQTopic, "dead-letter topic: records that cannot become a payment, with the reason in headers")
 	set.String(&c.GroupID, "group-id", "KAFKA_GROUP_ID", "payment-aggregator", "consumer group of the ingest stage; instances in one group share the raw partitions")
 	set.String(&c.ConsumerMode, "consumer-mode", "INGEST_CONSUMER_MODE", "per-topic", "per-topic (one Kafka consumer per raw topic) or shared (one consumer for all raw topics, a goroutine per topic: fewer threads)")
+	set.String(&c.InstanceID, "instance-id", "INGEST_INSTANCE_ID", "", "static group member id of this instance (Kafka's group.instance.id), so that a restart takes its partitions back at once; empty means <host name>-<gRPC port> (none with port 0). Two running instances must not share it")
 	set.String(&c.Host, "host", "GRPC_HOST", "", "interface the gRPC server listens on; empty means all")
 	set.Int(&c.Port, "port", "GRPC_PORT", 50051, 0, 65535, "gRPC port; 0 picks a free one")
 	set.Int(&c.MaxStreams, "max-streams", "GRPC_MAX_STREAMS", grpcserver.DefaultMaxStreams, 1, 1000000, "StreamPayments calls served at once; more are refused with RESOURCE_EXHAUSTED")
@@ -77,6 +79,9 @@ func parse(args []string) (settings, error) {
 		}
 		if c.ConsumerMode != "per-topic" && c.ConsumerMode != "shared" {
 			return fmt.Errorf("INGEST_CONSUMER_MODE=%q: want per-topic or shared", c.ConsumerMode)
+		}
+		if err := ingest.CheckInstanceID(c.InstanceID); err != nil {
+			return fmt.Errorf("INGEST_INSTANCE_ID=%w", err)
 		}
 		if p := ms.Port(); p != 0 && p == c.Port {
 			return fmt.Errorf("METRICS_ADDR=%s has the gRPC port too: pick another", ms.Addr)

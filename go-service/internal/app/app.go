@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -41,14 +42,17 @@ type Config struct {
 	DLQTopic        string
 	GroupID         string // consumer group of the ingest stage
 	ConsumerMode    string // ingest.ModePerTopic or ingest.ModeShared
-	Host            string // interface the gRPC server listens on; "" means all
-	Port            int    // gRPC port; 0 picks a free one
-	MetricsAddr     string // host:port of /metrics, /healthz, /readyz; "" turns that server off
-	MaxStreams      int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
-	Security        grpcserver.Security
-	Window          int           // recent payments kept for replay; 0 means the hub's default
-	ShutdownGrace   time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
-	DashboardAddr   string        // host:port of the browser dashboard; "" turns it off
+	// InstanceID is the static group member id of this instance; "" means
+	// DefaultInstanceID(Port).
+	InstanceID    string
+	Host          string // interface the gRPC server listens on; "" means all
+	Port          int    // gRPC port; 0 picks a free one
+	MetricsAddr   string // host:port of /metrics, /healthz, /readyz; "" turns that server off
+	MaxStreams    int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
+	Security      grpcserver.Security
+	Window        int           // recent payments kept for replay; 0 means the hub's default
+	ShutdownGrace time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
+	DashboardAddr string        // host:port of the browser dashboard; "" turns it off
 }
 
 // DefaultShutdownGrace is the shutdown grace of a Config that sets none.
@@ -161,6 +165,7 @@ func (a *App) buildStages() {
 		Kafka: a.cfg.Kafka, GroupID: a.cfg.GroupID, Topics: a.cfg.Topics, ConsumerMode: a.cfg.ConsumerMode,
 		NormalizedTopic: a.cfg.NormalizedTopic, DLQTopic: a.cfg.DLQTopic,
 		DrainTimeout: a.cfg.ShutdownGrace,
+		InstanceID:   DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
 	}
 	var observer grpcserver.Observer
 	if a.cfg.MetricsAddr != "" {
@@ -172,9 +177,25 @@ func (a *App) buildStages() {
 		})
 		observer = a.metrics
 		ingestOpts.OnRecord = a.metrics.OnRecord
+		ingestOpts.OnDeliveryFailure = a.metrics.DeliveryFailed
 	}
 	a.ingester = ingest.New(ingestOpts, a.producer, a.log)
 	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer))
+}
+
+// DefaultInstanceID is the static group member id: the setting, else the
+// host name and the gRPC port. A server on port 0 listens on another port
+// after a restart, so it could not come back as the same member: its
+// consumers are dynamic members (""), which leave the group when they stop.
+func DefaultInstanceID(setting string, port int) string {
+	if setting != "" || port == 0 {
+		return setting
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return ingest.DefaultInstanceID(host, port)
 }
 
 // Ready is one condition for gRPC health, /readyz and the ready gauge: Kafka
@@ -186,6 +207,9 @@ func (a *App) Ready() (bool, string) {
 			return false, "Kafka not probed yet"
 		}
 		return false, err.Error()
+	}
+	if why := a.ingester.Problem(); why != "" {
+		return false, why
 	}
 	if !a.ingester.Assigned() {
 		return false, "ingest consumers have no partitions assigned yet"

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -113,4 +114,45 @@ func Header(m *ckafka.Message, key string) string {
 		}
 	}
 	return ""
+}
+
+// TopicMaxMessageBytes returns the largest record batch the broker accepts
+// for topic (its max.message.bytes, the broker's default unless the topic
+// sets its own). A topic created a moment ago may not be known to every
+// part of a busy broker yet: it asks again for a few seconds.
+func TopicMaxMessageBytes(ctx context.Context, k config.Kafka, topic string) (int, error) {
+	admin, err := NewAdminClient(k, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer admin.Close()
+	for attempt := 0; ; attempt++ {
+		n, err := maxMessageBytes(ctx, admin.AdminClient, topic)
+		if err == nil || attempt == 20 || ctx.Err() != nil {
+			return n, err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func maxMessageBytes(ctx context.Context, admin *ckafka.AdminClient, topic string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := admin.DescribeConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic}})
+	if err != nil {
+		return 0, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	for _, r := range res {
+		if r.Error.Code() != ckafka.ErrNoError {
+			return 0, fmt.Errorf("describe configs of %s: %w", topic, r.Error)
+		}
+		if e, ok := r.Config["max.message.bytes"]; ok {
+			n, err := strconv.Atoi(e.Value)
+			if err != nil {
+				return 0, fmt.Errorf("max.message.bytes of %s: %w", topic, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("topic %s has no max.message.bytes", topic)
 }

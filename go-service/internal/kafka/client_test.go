@@ -43,3 +43,21 @@ func TestDeleteTopics(t *testing.T) {
 		}
 	}
 }
+
+// The ingest stage sizes its largest payment by it, right after creating
+// the topic: a topic just created must be answered for.
+func TestTopicMaxMessageBytes(t *testing.T) {
+	k := kafkatest.Config(t)
+	k.Partitions = 1
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic := kafkatest.Name(t, "kafka", "small")
+	if err := kafka.EnsureTopicsWithConfig(ctx, k, []string{topic}, map[string]string{"max.message.bytes": "8192"}); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.DeleteTopicsAfter(t, k, topic)
+	n, err := kafka.TopicMaxMessageBytes(ctx, k, topic)
+	if err != nil || n != 8192 {
+		t.Fatalf("TopicMaxMessageBytes = %d, %v; want 8192", n, err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -46,6 +47,8 @@ type Metrics struct {
 	fill    *prometheus.GaugeVec
 	ended   *prometheus.CounterVec
 	refused *prometheus.CounterVec
+
+	deliveryFailures *prometheus.CounterVec
 }
 
 // New registers every metric on a fresh registry.
@@ -87,8 +90,12 @@ func New(src Sources) *Metrics {
 			Namespace: Namespace, Name: "streams_refused_total",
 			Help: "Streams refused before they opened, by reason (too_many_streams).",
 		}, []string{"reason"}),
+		deliveryFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "ingest_delivery_failures_total",
+			Help: "Records Kafka did not accept from the ingest stage (each retry counts), by topic and Kafka error code. While any is being retried, /readyz says so.",
+		}, []string{"topic", "code"}),
 	}
-	m.reg.MustRegister(m.records, m.dlq, m.norm, m.sent, m.e2e, m.fill, m.ended, m.refused,
+	m.reg.MustRegister(m.records, m.dlq, m.norm, m.sent, m.e2e, m.fill, m.ended, m.refused, m.deliveryFailures,
 		&scrapeCollector{src: src},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -99,9 +106,8 @@ func New(src Sources) *Metrics {
 // Registry is where the metrics live (tests gather from it).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// OnRecord is ingest.Options.OnRecord: code is "" for a record that became
-// payments, "skipped", or the DLQ error code.
-func (m *Metrics) OnRecord(gateway, code string, took time.Duration) {
+// OnRecord is ingest.Options.OnRecord.
+func (m *Metrics) OnRecord(gateway string, outcome ingest.Outcome, code normalizer.Code, took time.Duration) {
 	// The name comes from a record header: only known gateways become label
 	// values, so a stray header cannot grow the series without bound.
 	if g, ok := normalizer.ParseGateway(gateway); ok {
@@ -109,17 +115,16 @@ func (m *Metrics) OnRecord(gateway, code string, took time.Duration) {
 	} else {
 		gateway = "unknown"
 	}
-	outcome := "payment"
-	switch code {
-	case "":
-	case "skipped":
-		outcome = "skipped"
-	default:
-		outcome = "dlq"
-		m.dlq.WithLabelValues(code).Inc()
+	if outcome == ingest.OutcomeDLQ {
+		m.dlq.WithLabelValues(string(code)).Inc()
 	}
-	m.records.WithLabelValues(gateway, outcome).Inc()
+	m.records.WithLabelValues(gateway, string(outcome)).Inc()
 	m.norm.WithLabelValues(gateway).Observe(took.Seconds())
+}
+
+// DeliveryFailed is ingest.Options.OnDeliveryFailure.
+func (m *Metrics) DeliveryFailed(topic, code string) {
+	m.deliveryFailures.WithLabelValues(topic, code).Inc()
 }
 
 // PaymentSent counts a payment sent on a stream and its end-to-end latency.

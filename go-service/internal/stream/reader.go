@@ -46,15 +46,11 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		return fmt.Errorf("assign %s: %w", topic, err)
 	}
 	log.Info(fmt.Sprintf("Serving from %s (%d partitions)", topic, len(assign)), "component", "KAFKA")
+	klog := log.With("component", "KAFKA", "consumer", "serve")
+	onMessage := func(m *ckafka.Message) { publish(hub, m, log) }
 	for ctx.Err() == nil {
-		switch e := c.Poll(100).(type) {
-		case *ckafka.Message:
-			publish(hub, e, log)
-		case ckafka.Error:
-			if e.IsFatal() {
-				return e
-			}
-			log.Warn("serve consumer: "+e.Error(), "component", "KAFKA")
+		if err := kafka.HandleEvent(c.Poll(100), klog, onMessage); err != nil {
+			return err
 		}
 	}
 	return nil
