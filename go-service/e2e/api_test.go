@@ -649,6 +649,7 @@ func serverEnv(tt testTopics) []string {
 		"KAFKA_DLQ_TOPIC="+tt.dlq,
 		"KAFKA_GROUP_ID="+tt.group,
 		"ENV_FILE=/nonexistent",
+		"DASHBOARD_ADDR=", // off: tests run servers side by side, and its default port is fixed
 	)
 }
 
@@ -671,7 +672,7 @@ func runServerOnce(t *testing.T, env []string, args ...string) (stdout, stderr s
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "server"), args...)
-	cmd.Env = append(cleanEnv(), append([]string{"ENV_FILE=/nonexistent"}, env...)...)
+	cmd.Env = append(cleanEnv(), append([]string{"ENV_FILE=/nonexistent", "DASHBOARD_ADDR="}, env...)...)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -758,4 +759,4 @@ func cleanEnv() []string {
 	return out
 }
 
-var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY|RECEIVER|PRODUCER|STRIPE|RAZORPAY|SQUARE|ADYEN|PAYPAL)_|^ENV_FILE$`)
+var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY|RECEIVER|PRODUCER|STRIPE|RAZORPAY|SQUARE|ADYEN|PAYPAL|DASHBOARD)_|^ENV_FILE$`)

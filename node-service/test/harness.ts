@@ -4,7 +4,7 @@
 // is tracked and killed by killAll() (and at the latest when the test process exits).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -141,6 +141,19 @@ export async function kafkaSkipReason(): Promise<string | undefined> {
   return `skipping integration tests: ${why}`;
 }
 
+// freePort is a loopback port free a moment ago (for a server that must
+// keep its port across a restart, where port 0 would not do).
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 // ---------------------------------------------------------------- Go binaries
 
 export interface Binaries {
@@ -239,6 +252,7 @@ async function startServerOnce(bin: Binaries, topics: Topics, opts: ServerOption
       KAFKA_NORMALIZED_TOPIC: topics.normalized,
       KAFKA_DLQ_TOPIC: topics.dlq,
       KAFKA_GROUP_ID: topics.group,
+      DASHBOARD_ADDR: "", // off unless a test asks: tests run servers side by side, and its default port is fixed
       ...opts.env,
     }),
   });

@@ -16,6 +16,7 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/app"
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/dashboard"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
@@ -63,6 +64,11 @@ func parse(args []string) (settings, error) {
 	c.Security.Declare(set) // GRPC_AUTH_TOKEN[_FILE], GRPC_TLS_CERT, GRPC_TLS_KEY, GRPC_TLS_CLIENT_CA
 	var ms metrics.Settings
 	ms.Declare(set) // METRICS_ADDR, METRICS_PORT
+	dashboardAddr := dashboard.DefaultAddr
+	if v, ok := os.LookupEnv("DASHBOARD_ADDR"); ok && v == "" {
+		dashboardAddr = "" // set and empty: off (an unset variable means the default)
+	}
+	set.String(&c.DashboardAddr, "dashboard-addr", "DASHBOARD_ADDR", dashboardAddr, "host:port of the browser dashboard (PaymentService over Connect/gRPC-Web, same token and TLS); empty turns it off")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&c.Window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
 	grace := 10

@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/dashboard"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
@@ -51,6 +52,7 @@ type Config struct {
 	Security      grpcserver.Security
 	Window        int           // recent payments kept for replay; 0 means the hub's default
 	ShutdownGrace time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
+	DashboardAddr string        // host:port of the browser dashboard; "" turns it off
 }
 
 // DefaultShutdownGrace is the shutdown grace of a Config that sets none.
@@ -75,8 +77,9 @@ type App struct {
 	gs        *grpc.Server
 	healthSrv *health.Server
 	lis       net.Listener
-	metrics   *metrics.Metrics // nil without MetricsAddr
-	ms        *metrics.Server  // nil without MetricsAddr
+	metrics   *metrics.Metrics  // nil without MetricsAddr
+	ms        *metrics.Server   // nil without MetricsAddr
+	dash      *dashboard.Server // nil without DashboardAddr
 
 	stopStages context.CancelFunc
 	errs       chan error    // how each stage and server ended
@@ -224,23 +227,54 @@ func (a *App) listen(grpcOpts []grpc.ServerOption) error {
 	if err != nil {
 		return fmt.Errorf("GRPC_PORT=%d: %w", a.cfg.Port, err)
 	}
-	if a.metrics != nil {
-		// /metrics takes the gRPC token; the probes stay open (metrics.ServerConfig).
-		if a.ms, err = a.metrics.ListenConfig(metrics.ServerConfig{Addr: a.cfg.MetricsAddr, Token: a.cfg.Security.AuthToken}); err != nil {
-			lis.Close()
-			return fmt.Errorf("METRICS_ADDR=%s: %w", a.cfg.MetricsAddr, err)
-		}
-	}
-	a.lis = lis
 	a.gs = grpc.NewServer(grpcOpts...)
 	a.healthSrv = a.svc.Register(a.gs)
 	a.healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	a.healthSrv.SetServingStatus(pb.PaymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	if a.cfg.DashboardAddr != "" {
+		if a.dash, err = listenDashboard(a.gs, a.cfg); err != nil {
+			lis.Close()
+			return err
+		}
+	}
+	if a.metrics != nil {
+		// /metrics takes the gRPC token; the probes stay open (metrics.ServerConfig).
+		if a.ms, err = a.metrics.ListenConfig(metrics.ServerConfig{Addr: a.cfg.MetricsAddr, Token: a.cfg.Security.AuthToken}); err != nil {
+			lis.Close()
+			if a.dash != nil {
+				a.dash.Close()
+			}
+			return fmt.Errorf("METRICS_ADDR=%s: %w", a.cfg.MetricsAddr, err)
+		}
+	}
+	a.lis = lis
 	return nil
+}
+
+// listenDashboard binds the browser dashboard's port: PaymentService of gs
+// over Connect/gRPC-Web, with the gRPC port's token and TLS.
+func listenDashboard(gs *grpc.Server, cfg Config) (*dashboard.Server, error) {
+	h, err := dashboard.New(gs)
+	if err != nil {
+		return nil, err
+	}
+	dash, err := dashboard.Listen(cfg.DashboardAddr, h, cfg.Security)
+	if err != nil {
+		return nil, fmt.Errorf("DASHBOARD_ADDR=%s: %w", cfg.DashboardAddr, err)
+	}
+	return dash, nil
 }
 
 // GRPCAddr is where the gRPC server listens (the port, when Port was 0).
 func (a *App) GRPCAddr() net.Addr { return a.lis.Addr() }
+
+// DashboardURL is the dashboard's address, or "" without one.
+func (a *App) DashboardURL() string {
+	if a.dash == nil {
+		return ""
+	}
+	return a.dash.URL()
+}
 
 // MetricsAddr is where the metrics server listens, or nil without one.
 func (a *App) MetricsAddr() net.Addr {

@@ -21,13 +21,16 @@ import (
 func (a *App) start() {
 	log, k := a.log, a.cfg.Kafka
 	stageCtx, stopStages := context.WithCancel(context.Background())
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	ingestDone := make(chan struct{})
 	go func() { defer close(ingestDone); errs <- wrap("ingest", a.ingester.Run(stageCtx)) }()
 	go func() { errs <- wrap("serve", stream.Read(stageCtx, k, a.cfg.NormalizedTopic, a.hub, log)) }()
 	go func() { errs <- wrap("grpc", a.gs.Serve(a.lis)) }()
 	if a.ms != nil {
 		go func() { errs <- wrap("metrics", a.ms.Serve()) }()
+	}
+	if a.dash != nil {
+		go func() { errs <- wrap("dashboard", a.dash.Serve()) }()
 	}
 	go a.pinger.Run(stageCtx, time.Second, 1500*time.Millisecond, func(up bool, err error) {
 		switch {
@@ -41,6 +44,9 @@ func (a *App) start() {
 	log.Info("gRPC listening on :"+strconv.Itoa(a.lis.Addr().(*net.TCPAddr).Port)+describeSecurity(a.cfg.Security), "component", "SERVER")
 	if a.ms != nil {
 		log.Info(fmt.Sprintf("Metrics on http://%s/metrics (also /healthz, /readyz)", a.ms.Addr()), "component", "SERVER")
+	}
+	if a.dash != nil {
+		log.Info("Dashboard on "+a.dash.URL(), "component", "SERVER")
 	}
 	a.stopStages, a.errs, a.ingestDone = stopStages, errs, ingestDone
 }
@@ -62,6 +68,9 @@ func (a *App) Wait() error {
 	a.healthSrv.Shutdown() // NOT_SERVING: load balancers stop sending new clients
 	a.svc.Shutdown()       // open streams end with UNAVAILABLE, clients resume elsewhere
 	stopGRPC(a.gs, grace)
+	if a.dash != nil {
+		a.dash.Shutdown(2*time.Second, log) // after gs: its calls have ended with it
+	}
 	if a.ms != nil {
 		a.ms.Shutdown(2*time.Second, log)
 	}

@@ -35,6 +35,14 @@ const (
 	MaxConnectionIdle = 15 * time.Minute
 )
 
+// Keepalive of every connection: a ping after KeepaliveTime without
+// activity, and the connection is closed when no answer comes within
+// KeepaliveTimeout. The dashboard's HTTP/2 connections use the same.
+const (
+	KeepaliveTime    = 30 * time.Second
+	KeepaliveTimeout = 10 * time.Second
+)
+
 // Security is the transport and call security of the gRPC server.
 type Security struct {
 	// AuthToken, if set, is required as `authorization: Bearer <token>` on
@@ -72,7 +80,7 @@ func ServerOptions(c Security, log *slog.Logger) ([]grpc.ServerOption, error) {
 		return nil, err
 	}
 	opts := []grpc.ServerOption{
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, MaxConnectionIdle: MaxConnectionIdle}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout, MaxConnectionIdle: MaxConnectionIdle}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.MaxConcurrentStreams(MaxStreamsPerConnection),
 		grpc.MaxRecvMsgSize(MaxRecvMsgBytes),
@@ -80,20 +88,9 @@ func ServerOptions(c Security, log *slog.Logger) ([]grpc.ServerOption, error) {
 		codecOption(),
 	}
 	if c.TLS() {
-		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		tc, err := c.TLSConfig()
 		if err != nil {
-			return nil, fmt.Errorf("GRPC_TLS_CERT=%s, GRPC_TLS_KEY=%s: %w", c.TLSCert, c.TLSKey, err)
-		}
-		tc := &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-		}
-		if c.MutualTLS() {
-			pool, err := loadCAs(c.ClientCA)
-			if err != nil {
-				return nil, fmt.Errorf("GRPC_TLS_CLIENT_CA=%s: %w", c.ClientCA, err)
-			}
-			tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+			return nil, err
 		}
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
 	}
@@ -105,6 +102,28 @@ func ServerOptions(c Security, log *slog.Logger) ([]grpc.ServerOption, error) {
 		opts = append(opts, grpc.ChainUnaryInterceptor(a.unary), grpc.ChainStreamInterceptor(a.stream))
 	}
 	return opts, nil
+}
+
+// TLSConfig is the server side of TLS: the certificate, and with mutual TLS
+// the client CAs every client's certificate must chain to. The gRPC port and
+// the dashboard's share it. Call it only when TLS() is true.
+func (c Security) TLSConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("GRPC_TLS_CERT=%s, GRPC_TLS_KEY=%s: %w", c.TLSCert, c.TLSKey, err)
+	}
+	tc := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+	}
+	if c.MutualTLS() {
+		pool, err := loadCAs(c.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("GRPC_TLS_CLIENT_CA=%s: %w", c.ClientCA, err)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
 }
 
 // loadCAs reads a PEM file of CA certificates into a pool.

@@ -166,6 +166,7 @@ func (b *bench) startServer(ctx context.Context, cfg serverCfg) (*serverProc, er
 		"KAFKA_GROUP_ID="+cfg.group,
 		"KAFKA_PARTITIONS="+strconv.Itoa(partitions),
 		"LOG_FORMAT=text", "ENV_FILE=/nonexistent", "SHUTDOWN_GRACE_SECONDS=10",
+		"DASHBOARD_ADDR=", // off: the bench runs servers side by side; the dashboard's figures have a bench of their own
 	)
 	if cfg.mode != "" {
 		cmd.Env = append(cmd.Env, "INGEST_CONSUMER_MODE="+cfg.mode)

@@ -10,7 +10,7 @@
 // write \s in a regexp):
 //
 //	<!-- from: go-service/internal/kafka/offsets.go#OffsetTracker.Done -->  a Go declaration with its doc comment
-//	<!-- from: node-service/src/format.ts#formatMoney -->                    a TS function/class/const/interface/type,
+//	<!-- from: node-service/src/money.ts#formatMoney -->                     a TS function/class/const/interface/type,
 //	<!-- from: proto/payment.proto#Money -->                                  or proto message/enum/service, with its comments
 //	<!-- from: go-service/go.mod#/^tool\s\(/ -->                             from the first line matching the regexp to the next blank line
 //	<!-- from: proto/payment.proto#L10-L20 -->                                lines 10 to 20 of any file (breaks when lines move: prefer names)
