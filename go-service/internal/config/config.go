@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -32,7 +33,9 @@ func (k Kafka) Secure() bool { return k.APIKey != "" }
 const (
 	RawTopicPrefix  = "payments.raw."
 	MixedRawTopic   = "payments.raw"
+	EventsTopic     = "payments.events"
 	NormalizedTopic = "payments.normalized"
+	StateTopic      = "payments.state"
 	DLQTopic        = "payments.dlq"
 )
 
@@ -135,6 +138,25 @@ func (s *Set) Float(p *float64, name, env string, def, min, max float64, usage s
 	s.checks = append(s.checks, func() error {
 		if *p < min || *p > max {
 			return fmt.Errorf("-%s %v: want a number from %v to %v", name, *p, min, max)
+		}
+		return nil
+	})
+}
+
+// Duration declares a duration setting ("168h", "50ms") checked against [min, max].
+func (s *Set) Duration(p *time.Duration, name, env string, def, min, max time.Duration, usage string) {
+	if v, ok := lookup(env); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < min || d > max {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: want a duration from %v to %v, such as 168h or 50ms", env, v, min, max))
+		} else {
+			def = d
+		}
+	}
+	s.fs.DurationVar(p, name, def, s.usage(usage, env))
+	s.checks = append(s.checks, func() error {
+		if *p < min || *p > max {
+			return fmt.Errorf("-%s %v: want a duration from %v to %v", name, *p, min, max)
 		}
 		return nil
 	})

@@ -1,6 +1,6 @@
 // Package ingest is the server's first stage: it consumes the raw gateway
 // topics in a consumer group, normalizes every record, writes the result to
-// the normalized topic (or the original bytes to the dead-letter topic), and
+// the events topic (or the original bytes to the dead-letter topic), and
 // commits a raw offset only after Kafka has acknowledged what it produced.
 package ingest
 
@@ -63,9 +63,9 @@ type Options struct {
 	// ConsumerMode is "per-topic" (default: one consumer per raw topic, the
 	// course's model) or "shared" (one consumer subscribed to every raw
 	// topic, feeding a goroutine per topic: far fewer librdkafka threads).
-	ConsumerMode    string
-	NormalizedTopic string
-	DLQTopic        string
+	ConsumerMode string
+	EventsTopic  string
+	DLQTopic     string
 	// MaxInFlight bounds records consumed but not yet acknowledged downstream,
 	// per topic: memory stays bounded when Kafka is slow to acknowledge.
 	MaxInFlight int
@@ -386,7 +386,7 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 		}
 		gw := normalizer.GatewayName(p.GetGateway())
 		out = append(out, &ckafka.Message{
-			TopicPartition: ckafka.TopicPartition{Topic: &in.opts.NormalizedTopic, Partition: ckafka.PartitionAny},
+			TopicPartition: ckafka.TopicPartition{Topic: &in.opts.EventsTopic, Partition: ckafka.PartitionAny},
 			Key:            []byte(gw + ":" + p.GetId()),
 			Value:          value,
 			// The event's own time, so that a `since` request finds its

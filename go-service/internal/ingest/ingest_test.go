@@ -82,7 +82,7 @@ func TestPartitionsByTopic(t *testing.T) {
 }
 
 func newTestIngester() *Ingester {
-	return New(Options{NormalizedTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(Options{EventsTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func rawMessage(topic string, offset int64, r synthetic.Record) *ckafka.Message {
@@ -163,7 +163,7 @@ func TestRouteMalformedRecordGoesToDLQUntouched(t *testing.T) {
 // named it again would have "component" twice in LOG_FORMAT=json.
 func TestLogLinesNameTheirComponentOnce(t *testing.T) {
 	var buf bytes.Buffer
-	in := New(Options{NormalizedTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewJSONHandler(&buf, nil)))
+	in := New(Options{EventsTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewJSONHandler(&buf, nil)))
 	in.route(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe")}, Value: []byte(`{`)})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) == 0 || lines[0] == "" {

@@ -148,7 +148,7 @@ func (f *fixture) start(mode string, maxInFlight int) *running {
 
 func (f *fixture) options(mode string, maxInFlight int) Options {
 	return Options{Kafka: f.k, GroupID: f.group, Topics: f.rawTopics(), ConsumerMode: mode,
-		NormalizedTopic: f.normalized, DLQTopic: f.dlq, MaxInFlight: maxInFlight, DrainTimeout: 20 * time.Second}
+		EventsTopic: f.normalized, DLQTopic: f.dlq, MaxInFlight: maxInFlight, DrainTimeout: 20 * time.Second}
 }
 
 func (r *running) shutdown(t *testing.T) {
