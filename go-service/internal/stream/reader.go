@@ -24,6 +24,11 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		"group.id":           "payment-aggregator-serve",
 		"enable.auto.commit": false,
 		"auto.offset.reset":  "earliest",
+		// The state stage writes in transactions: read only committed
+		// records, and learn each partition's end from EOF, since its last
+		// offset is a transaction marker no record ever reaches.
+		"isolation.level":      "read_committed",
+		"enable.partition.eof": true,
 		// fetch.wait.max.ms stays at its default: a fetch returns as soon as
 		// one record arrives, so a shorter wait only adds requests when idle.
 	}))
@@ -50,6 +55,10 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		switch e := c.Poll(100).(type) {
 		case *ckafka.Message:
 			publish(hub, e, log)
+		case ckafka.PartitionEOF:
+			if e.Offset > 0 {
+				hub.Skip(e.Partition, int64(e.Offset)-1) // past the markers: caught up
+			}
 		case ckafka.Error:
 			if e.IsFatal() {
 				return e
