@@ -231,7 +231,7 @@ func (a *App) buildStages() {
 	var observer grpcserver.Observer
 	if a.cfg.MetricsPort != 0 {
 		a.metrics = metrics.New(metrics.Sources{
-			Hub:         a.hub.Stats,
+			Hub:         a.serveStats,
 			ConsumerLag: func() map[string]int64 { return a.ingester.ConsumerLag() },
 			Ready:       a.Ready,
 			KafkaUp:     func() bool { up, _ := a.pinger.Up(); return up },
@@ -249,6 +249,19 @@ func (a *App) buildStages() {
 	a.view = state.NewView(a.cfg.Kafka, a.cfg.StateTopic, a.cfg.DLQTopic, a.store, a.disk, a.log)
 	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer),
 		grpcserver.WithState(a.view))
+}
+
+// serveStats is the hub's statistics, with the events the state stage
+// refused (they never reach the hub) in NotFolded.
+func (a *App) serveStats() stream.Snapshot {
+	s := a.hub.Stats()
+	if s.NotFolded == nil {
+		s.NotFolded = map[string]int64{}
+	}
+	for reason, n := range a.folder.NotFolded() {
+		s.NotFolded[reason] += n
+	}
+	return s
 }
 
 // Ready is one condition for gRPC health, /readyz and the ready gauge: Kafka

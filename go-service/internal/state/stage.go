@@ -15,6 +15,7 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/merge"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -71,6 +72,9 @@ type Stage struct {
 	txFirst map[int32]int64 // first offset of each partition in it: where to rewind
 	txNext  map[int32]int64 // next offset of each partition: what it commits
 	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	refused map[string]int64 // by merge.NotFolded.Reason
 }
 
 // NewStage returns a state stage over store.
@@ -257,7 +261,10 @@ func (s *Stage) process(m *ckafka.Message) error {
 			return err
 		}
 		s.Stats.Refused.Add(1)
-		s.log.Warn(err.Error(), "gateway", normalizer.GatewayName(ev.GetGateway()), "id", ev.GetId(), "event_id", ev.GetEventId(), "partition", part, "offset", off)
+		s.countRefused(err)
+		src := ev.GetSource()
+		s.log.Warn(err.Error(), "gateway", normalizer.GatewayName(ev.GetGateway()), "id", ev.GetId(), "event_id", ev.GetEventId(),
+			"partition", part, "offset", off, "source_topic", src.GetTopic(), "source_partition", src.GetPartition(), "source_offset", src.GetOffset())
 	case Applied:
 		s.Stats.Applied.Add(1)
 	}
@@ -290,6 +297,31 @@ func (s *Stage) process(m *ckafka.Message) error {
 		Timestamp: m.Timestamp, // the event's own time, as ingest set it: `since` finds it by Kafka's time index
 		Headers:   m.Headers,
 	})
+}
+
+func (s *Stage) countRefused(err error) {
+	var nf *merge.NotFolded
+	if !errors.As(err, &nf) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]int64{}
+	}
+	s.refused[nf.Reason]++
+}
+
+// NotFolded counts the events merge refused since start, by reason
+// (merge.NotFolded.Reason).
+func (s *Stage) NotFolded() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.refused))
+	for k, v := range s.refused {
+		out[k] = v
+	}
+	return out
 }
 
 // Key is a payment's key in the topics and the store: "<gateway>:<id>".

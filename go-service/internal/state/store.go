@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +27,7 @@ const SchemaVersion = "1"
 //	ckpt/<partition>                     next events offset the own/ records include
 //	view/pay/<gateway:id>                every record of the state topic (GetPayment)
 //	view/off/<topic>/<partition>         next offset of the state and DLQ topics read into view/
-//	view/stat/<kind>/<name>              GetStats counters over view/pay and the DLQ topic
+//	view/stat/<kind>/<name>              GetStats counters over view/pay and the DLQ topic (decimal)
 var (
 	keySchema   = []byte("meta/schema")
 	keyInstance = []byte("meta/instance")
@@ -216,16 +218,28 @@ func (s *Store) readStats() (map[string]map[string]int64, error) {
 	out := map[string]map[string]int64{}
 	for it.First(); it.Valid(); it.Next() {
 		kind, name, _ := strings.Cut(string(it.Key()[len(prefixStat):]), "/")
-		v := it.Value()
-		if len(v) != 8 {
+		n, ok := new(big.Int).SetString(string(it.Value()), 10)
+		if !ok {
 			continue
 		}
 		if out[kind] == nil {
 			out[kind] = map[string]int64{}
 		}
-		out[kind][name] = int64(binary.BigEndian.Uint64(v))
+		out[kind][name] = saturate(n)
 	}
 	return out, it.Error()
+}
+
+// saturate returns n, or the int64 bound it is past.
+func saturate(n *big.Int) int64 {
+	switch {
+	case n.IsInt64():
+		return n.Int64()
+	case n.Sign() > 0:
+		return math.MaxInt64
+	default:
+		return math.MinInt64
+	}
 }
 
 // quietLogger keeps Pebble's informational lines out of the server's log;

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"math"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -68,5 +69,35 @@ func TestDropPartitionKeepsOtherPartitions(t *testing.T) {
 		if gone := v == nil && ck == -1; gone != (p == 1) {
 			t.Errorf("partition %d: record %q, checkpoint %d after dropping partition 1", p, v, ck)
 		}
+	}
+}
+
+// A currency's total past int64 is kept exactly and reported saturated,
+// never wrapped; coming back under the bound it is exact again.
+func TestCounterSaturates(t *testing.T) {
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v := &View{store: s}
+	add := func(n int64) {
+		b := s.db.NewIndexedBatch()
+		defer b.Close()
+		if err := addCounter(b, statKey(StatCurrency, "USD"), n); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(math.MaxInt64)
+	add(10)
+	if tot, _ := v.Totals(); tot.TotalsByCurrency["USD"] != math.MaxInt64 {
+		t.Errorf("past int64: total %d, want %d", tot.TotalsByCurrency["USD"], int64(math.MaxInt64))
+	}
+	add(-20)
+	if tot, _ := v.Totals(); tot.TotalsByCurrency["USD"] != math.MaxInt64-10 {
+		t.Errorf("back under: total %d, want %d", tot.TotalsByCurrency["USD"], int64(math.MaxInt64-10))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"sync/atomic"
 	"time"
 
@@ -219,16 +220,27 @@ func (v *View) apply(b *pebble.Batch, m *ckafka.Message) error {
 		deltas = StatDeltas(prev, next)
 	}
 	for _, d := range deltas {
-		k := statKey(d.Kind, d.Name)
-		cur, _, err := getInt(b, k)
-		if err != nil {
-			return err
-		}
-		if err := putInt(b, k, cur+d.N); err != nil {
+		if err := addCounter(b, statKey(d.Kind, d.Name), d.N); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// addCounter adds n to a counter. Counters are stored as decimal integers
+// of any size, so a currency's total never wraps; Totals saturates it at the
+// int64 the contract carries.
+func addCounter(b *pebble.Batch, key []byte, n int64) error {
+	v, err := get(b, key)
+	if err != nil {
+		return err
+	}
+	sum := new(big.Int)
+	if v != nil {
+		sum.SetString(string(v), 10)
+	}
+	sum.Add(sum, big.NewInt(n))
+	return b.Set(key, []byte(sum.String()), nil)
 }
 
 // ErrNotFound is Get's answer for a payment the state topic has never held.
