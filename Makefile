@@ -47,9 +47,11 @@ test-faults: kafka-up ## Fault tests that restart the local Kafka broker (run al
 	cd go-service && REQUIRE_KAFKA=1 E2E_KAFKA_RESTART=1 go test -count=1 -timeout 10m -run 'TestBrokerRestartLosesNothing|TestHealthFollowsKafka' -v ./e2e
 
 test-fuzz: ## Run every fuzz target for FUZZTIME (default 5s)
-	@cd go-service && for target in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' internal/normalizer/*_test.go | cut -d' ' -f2); do \
-	  echo "fuzz $$target for $(FUZZTIME)"; \
-	  go test ./internal/normalizer -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$target.log 2>&1 || { cat /tmp/fuzz-$$target.log; exit 1; }; \
+	@cd go-service && for pkg in internal/normalizer internal/state; do \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9]*' $$pkg/*_test.go | cut -d' ' -f2); do \
+	    echo "fuzz $$target for $(FUZZTIME)"; \
+	    go test ./$$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) >/tmp/fuzz-$$target.log 2>&1 || { cat /tmp/fuzz-$$target.log; exit 1; }; \
+	  done; \
 	done
 
 test-ts: deps ## TypeScript type check and tests
