@@ -35,9 +35,9 @@ func restore(k config.Kafka, topic string, store *Store, committed map[int32]int
 		if err := store.DropPartition(p); err != nil {
 			return 0, err
 		}
-		low, high, err := c.QueryWatermarkOffsets(topic, p, 10000)
+		low, high, err := watermarks(c, topic, p)
 		if err != nil {
-			return 0, fmt.Errorf("offsets of %s/%d: %w", topic, p, err)
+			return 0, err
 		}
 		if high > low {
 			pending[p] = true

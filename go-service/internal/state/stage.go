@@ -148,10 +148,32 @@ func (s *Stage) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("state consumer: %w", err)
 	}
+	if err := s.checkCoPartitioned(); err != nil {
+		return err
+	}
 	if err := s.c.Subscribe(o.EventsTopic, s.rebalance); err != nil {
 		return fmt.Errorf("subscribe %s: %w", o.EventsTopic, err)
 	}
 	s.log.Info(fmt.Sprintf("Folding %s into %s and %s (group %s, transactional.id %s)", o.EventsTopic, o.NormalizedTopic, o.StateTopic, o.GroupID, s.TransactionalID()))
+	return nil
+}
+
+// checkCoPartitioned refuses to start when the state topic, the events
+// topic's changelog, has another number of partitions: each events partition's
+// state is restored from the state partition of the same number.
+func (s *Stage) checkCoPartitioned() error {
+	events, err := partitions(s.c, s.opts.EventsTopic)
+	if err != nil {
+		return err
+	}
+	state, err := partitions(s.c, s.opts.StateTopic)
+	if err != nil {
+		return err
+	}
+	if len(events) != len(state) {
+		return fmt.Errorf("KAFKA_STATE_TOPIC %s has %d partitions and KAFKA_EVENTS_TOPIC %s has %d: the state topic is the events topic's changelog, partition for partition; make them match",
+			s.opts.StateTopic, len(state), s.opts.EventsTopic, len(events))
+	}
 	return nil
 }
 

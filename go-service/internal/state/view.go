@@ -139,21 +139,21 @@ func (v *View) positions(c *ckafka.Consumer) ([]ckafka.TopicPartition, map[strin
 	var assign []ckafka.TopicPartition
 	pending := map[string]bool{}
 	for _, topic := range []string{v.stateTopic, v.dlqTopic} {
-		md, err := c.GetMetadata(&topic, false, 10000)
+		ids, err := partitions(c, topic)
 		if err != nil {
-			return nil, nil, fmt.Errorf("metadata of %s: %w", topic, err)
+			return nil, nil, err
 		}
-		for _, p := range md.Topics[topic].Partitions {
-			low, high, err := c.QueryWatermarkOffsets(topic, p.ID, 10000)
+		for _, id := range ids {
+			low, high, err := watermarks(c, topic, id)
 			if err != nil {
-				return nil, nil, fmt.Errorf("offsets of %s/%d: %w", topic, p.ID, err)
+				return nil, nil, err
 			}
-			from, ok, err := getInt(v.store.db, offKey(topic, p.ID))
+			from, ok, err := getInt(v.store.db, offKey(topic, id))
 			if err != nil {
 				return nil, nil, err
 			}
 			if ok && from > high {
-				v.log.Warn(fmt.Sprintf("%s/%d ends at %d, before the view's offset %d: the topic was made again; reading everything again", topic, p.ID, high, from))
+				v.log.Warn(fmt.Sprintf("%s/%d ends at %d, before the view's offset %d: the topic was made again; reading everything again", topic, id, high, from))
 				if err := v.reset(); err != nil {
 					return nil, nil, err
 				}
@@ -163,9 +163,9 @@ func (v *View) positions(c *ckafka.Consumer) ([]ckafka.TopicPartition, map[strin
 				from = low
 			}
 			if high > from {
-				pending[key2(topic, p.ID)] = true
+				pending[key2(topic, id)] = true
 			}
-			assign = append(assign, ckafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: ckafka.Offset(from)})
+			assign = append(assign, ckafka.TopicPartition{Topic: &topic, Partition: id, Offset: ckafka.Offset(from)})
 		}
 	}
 	return assign, pending, nil
