@@ -3,14 +3,19 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
@@ -242,4 +247,42 @@ func TestTwoInstancesGiveTheSameAnswers(t *testing.T) {
 		t.Errorf("DLQ counts: A %v, B %v, want %d in all", fromA.stats.GetDlqByCode(), fromB.stats.GetDlqByCode(), e.invalid)
 	}
 	t.Log(fmt.Sprintf("%d payments, %d dead letters, %d duplicates: the same on both", len(e.keys), e.invalid, e.duplicates))
+}
+
+// A store whose file system is short of space turns health NOT_SERVING, with
+// the reason on /readyz, instead of failing a write. The minimum is set above
+// what the disk has free: the same check a full disk trips.
+func TestShortDiskTurnsHealthNotServing(t *testing.T) {
+	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE)
+	dir := t.TempDir()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	freeMB := st.Bavail * uint64(st.Bsize) >> 20
+	if freeMB+1024 > 1<<20 {
+		t.Fatalf("%s has %d MB free, more than STATE_MIN_FREE_MB can ask", dir, freeMB)
+	}
+	port := freePort(t)
+	srv := launchServer(t, tt, "STATE_DIR="+dir, fmt.Sprintf("STATE_MIN_FREE_MB=%d", freeMB+1024), fmt.Sprintf("METRICS_PORT=%d", port))
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
+	var body string
+	eventually(t, time.Minute, "/readyz names the short disk", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "STATE_MIN_FREE_MB")
+	})
+	client := healthpb.NewHealthClient(dial(t, srv.addr))
+	resp, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health = %v, %v; want NOT_SERVING (readyz: %s)", resp.GetStatus(), err, body)
+	}
+	if ok, err := srv.exited(0); ok {
+		t.Errorf("server exited: %v", err)
+	}
 }
