@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -643,8 +644,7 @@ func launchServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
 
 // serverEnv is the environment startServer gives the server.
 func serverEnv(tt testTopics) []string {
-	return append(cleanEnv(),
-		"KAFKA_BOOTSTRAP_SERVERS="+kafkaConfig.BootstrapServers,
+	return append(append(cleanEnv(), kafkaEnv(kafkaConfig)...),
 		"KAFKA_TOPICS="+strings.Join(tt.rawList(), ","),
 		"KAFKA_EVENTS_TOPIC="+tt.events,
 		"KAFKA_NORMALIZED_TOPIC="+tt.normalized,
@@ -652,7 +652,20 @@ func serverEnv(tt testTopics) []string {
 		"KAFKA_DLQ_TOPIC="+tt.dlq,
 		"KAFKA_GROUP_ID="+tt.group,
 		"ENV_FILE=/nonexistent",
+		"DASHBOARD_ADDR=", // off: tests run servers side by side, and its default port is fixed
 	)
+}
+
+// kafkaEnv is how the server is told to reach the cluster k.
+func kafkaEnv(k config.Kafka) []string {
+	env := []string{"KAFKA_BOOTSTRAP_SERVERS=" + k.BootstrapServers}
+	if k.APIKey != "" {
+		env = append(env, "KAFKA_API_KEY="+k.APIKey, "KAFKA_API_SECRET="+k.APISecret)
+	}
+	if k.CAFile != "" {
+		env = append(env, "KAFKA_CA_FILE="+k.CAFile)
+	}
+	return env
 }
 
 // runServerOnce runs the server binary to completion with args and env
@@ -662,7 +675,7 @@ func runServerOnce(t *testing.T, env []string, args ...string) (stdout, stderr s
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "server"), args...)
-	cmd.Env = append(cleanEnv(), append([]string{"ENV_FILE=/nonexistent"}, env...)...)
+	cmd.Env = append(cleanEnv(), append([]string{"ENV_FILE=/nonexistent", "DASHBOARD_ADDR="}, env...)...)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -749,4 +762,4 @@ func cleanEnv() []string {
 	return out
 }
 
-var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY|STATE|DEDUPE)_|^(ENV_FILE|STATE_DIR)$`)
+var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY|RECEIVER|PRODUCER|STRIPE|RAZORPAY|SQUARE|ADYEN|PAYPAL|DASHBOARD|STATE|DEDUPE)_|^(ENV_FILE|STATE_DIR)$`)

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/server", "../cmd/producer", "../cmd/replay")
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/server", "../cmd/producer", "../cmd/replay", "../cmd/receiver")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Println("FAIL: build binaries:", err)

@@ -16,8 +16,11 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/app"
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/dashboard"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
+	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
+	"github.com/paymentgateway/aggregator/go-service/internal/metrics"
 )
 
 // settings are the app's Config plus what main itself needs.
@@ -62,13 +65,18 @@ func parse(args []string) (settings, error) {
 	set.Int(&c.State.CommitRecords, "state-commit-records", "STATE_COMMIT_RECORDS", app.DefaultCommitRecords, 1, 100000, "most events in one state-stage transaction")
 	set.Int(&c.State.MinFreeMB, "state-min-free-mb", "STATE_MIN_FREE_MB", app.DefaultMinFreeMB, 1, 1<<20, "free space (MB) the state store's file system must keep; below it the state stage pauses and health says NOT_SERVING")
 	set.String(&c.ConsumerMode, "consumer-mode", "INGEST_CONSUMER_MODE", "per-topic", "per-topic (one Kafka consumer per raw topic) or shared (one consumer for all raw topics, a goroutine per topic: fewer threads)")
-	set.String(&c.Host, "host", "GRPC_HOST", "", "interface the gRPC and metrics servers listen on; empty means all")
+	set.String(&c.InstanceID, "instance-id", "INGEST_INSTANCE_ID", "", "static group member id of this instance (Kafka's group.instance.id), so that a restart takes its partitions back at once; empty means <host name>-<gRPC port> (none with port 0). Two running instances must not share it")
+	set.String(&c.Host, "host", "GRPC_HOST", "", "interface the gRPC server listens on; empty means all")
 	set.Int(&c.Port, "port", "GRPC_PORT", 50051, 0, 65535, "gRPC port; 0 picks a free one")
 	set.Int(&c.MaxStreams, "max-streams", "GRPC_MAX_STREAMS", grpcserver.DefaultMaxStreams, 1, 1000000, "StreamPayments calls served at once; more are refused with RESOURCE_EXHAUSTED")
-	set.Secret(&c.Security.AuthToken, "auth-token", "GRPC_AUTH_TOKEN", "if set, every call but health checks needs the metadata authorization: Bearer <token> (reflection too)")
-	set.String(&c.Security.TLSCert, "tls-cert", "GRPC_TLS_CERT", "", "PEM certificate (chain) file; with -tls-key turns TLS on")
-	set.String(&c.Security.TLSKey, "tls-key", "GRPC_TLS_KEY", "", "PEM private key file of -tls-cert")
-	set.Int(&c.MetricsPort, "metrics-port", "METRICS_PORT", 0, 0, 65535, "port of the HTTP server with /metrics (Prometheus), /healthz and /readyz; 0 turns it off")
+	c.Security.Declare(set) // GRPC_AUTH_TOKEN[_FILE], GRPC_TLS_CERT, GRPC_TLS_KEY, GRPC_TLS_CLIENT_CA
+	var ms metrics.Settings
+	ms.Declare(set) // METRICS_ADDR, METRICS_PORT
+	dashboardAddr := dashboard.DefaultAddr
+	if v, ok := os.LookupEnv("DASHBOARD_ADDR"); ok && v == "" {
+		dashboardAddr = "" // set and empty: off (an unset variable means the default)
+	}
+	set.String(&c.DashboardAddr, "dashboard-addr", "DASHBOARD_ADDR", dashboardAddr, "host:port of the browser dashboard (PaymentService over Connect/gRPC-Web, same token and TLS); empty turns it off")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&c.Window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
 	grace := 10
@@ -80,12 +88,16 @@ func parse(args []string) (settings, error) {
 		if c.ConsumerMode != "per-topic" && c.ConsumerMode != "shared" {
 			return fmt.Errorf("INGEST_CONSUMER_MODE=%q: want per-topic or shared", c.ConsumerMode)
 		}
-		if c.MetricsPort != 0 && c.MetricsPort == c.Port {
-			return fmt.Errorf("METRICS_PORT=%d is the gRPC port too: pick another", c.MetricsPort)
+		if err := ingest.CheckInstanceID(c.InstanceID); err != nil {
+			return fmt.Errorf("INGEST_INSTANCE_ID=%w", err)
+		}
+		if p := ms.Port(); p != 0 && p == c.Port {
+			return fmt.Errorf("METRICS_ADDR=%s has the gRPC port too: pick another", ms.Addr)
 		}
 		return c.Security.Check()
 	})
 	err := set.Parse(args)
+	c.MetricsAddr = ms.Addr
 	c.Topics = config.SplitList(topics)
 	c.ShutdownGrace = time.Duration(grace) * time.Second
 	return s, err

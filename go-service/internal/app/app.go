@@ -14,10 +14,10 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -26,6 +26,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/dashboard"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
@@ -47,13 +48,17 @@ type Config struct {
 	GroupID         string // consumer group of the ingest stage
 	State           StateConfig
 	ConsumerMode    string // ingest.ModePerTopic or ingest.ModeShared
-	Host            string // interface the gRPC and metrics servers listen on; "" means all
-	Port            int    // gRPC port; 0 picks a free one
-	MetricsPort     int    // port of /metrics, /healthz, /readyz; 0 turns that server off
-	MaxStreams      int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
-	Security        grpcserver.Security
-	Window          int           // recent payments kept for replay; 0 means the hub's default
-	ShutdownGrace   time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
+	// InstanceID is the static group member id of this instance; "" means
+	// DefaultInstanceID(Port).
+	InstanceID    string
+	Host          string // interface the gRPC server listens on; "" means all
+	Port          int    // gRPC port; 0 picks a free one
+	MetricsAddr   string // host:port of /metrics, /healthz, /readyz; "" turns that server off
+	MaxStreams    int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
+	Security      grpcserver.Security
+	Window        int           // recent payments kept for replay; 0 means the hub's default
+	ShutdownGrace time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
+	DashboardAddr string        // host:port of the browser dashboard; "" turns it off
 }
 
 // StateConfig is the state stage's and the view's settings.
@@ -119,13 +124,14 @@ type App struct {
 	view     *state.View
 	hub      *stream.Hub
 
-	// The edge: gRPC, and the metrics HTTP server when MetricsPort is set.
+	// The edge: gRPC, and the metrics HTTP server when MetricsAddr is set.
 	svc       *grpcserver.Service
 	gs        *grpc.Server
 	healthSrv *health.Server
 	lis       net.Listener
-	metrics   *metrics.Metrics // nil without MetricsPort
-	ms        *metrics.Server  // nil without MetricsPort
+	metrics   *metrics.Metrics  // nil without MetricsAddr
+	ms        *metrics.Server   // nil without MetricsAddr
+	dash      *dashboard.Server // nil without DashboardAddr
 
 	stopStages context.CancelFunc
 	errs       chan error    // how each stage and server ended
@@ -184,10 +190,17 @@ func (a *App) connectKafka(ctx context.Context) error {
 	// two, the view's, the serve stage's.
 	procs := kafka.SpareProcs(ingest.Consumers(a.cfg.ConsumerMode, len(a.cfg.Topics)) + 5)
 	a.log.Debug("GOMAXPROCS set", "procs", procs)
-	err := errors.Join(
-		kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.EventsTopic, a.cfg.NormalizedTopic)),
-		kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.StateTopic}, kafka.StateTopicConfig),
-		kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig))
+	// One after the other: a cluster that refuses us says so once.
+	err := kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.EventsTopic, a.cfg.NormalizedTopic))
+	if err == nil {
+		err = kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.StateTopic}, kafka.StateTopicConfig)
+	}
+	if err == nil {
+		err = kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig)
+	}
+	if err != nil && kafka.Refused(err) {
+		return err // a wrong secret or certificate: the line names the setting
+	}
 	if err != nil {
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
@@ -220,16 +233,17 @@ func (a *App) closeKafka() {
 }
 
 // buildStages builds the ingest and serve stages and the gRPC service over
-// them, with metrics when MetricsPort is set.
+// them, with metrics when MetricsAddr is set.
 func (a *App) buildStages() {
 	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window})
 	ingestOpts := ingest.Options{
 		Kafka: a.cfg.Kafka, GroupID: a.cfg.GroupID, Topics: a.cfg.Topics, ConsumerMode: a.cfg.ConsumerMode,
 		EventsTopic: a.cfg.EventsTopic, DLQTopic: a.cfg.DLQTopic,
 		DrainTimeout: a.cfg.ShutdownGrace,
+		InstanceID:   DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
 	}
 	var observer grpcserver.Observer
-	if a.cfg.MetricsPort != 0 {
+	if a.cfg.MetricsAddr != "" {
 		a.metrics = metrics.New(metrics.Sources{
 			Hub:         a.serveStats,
 			ConsumerLag: func() map[string]int64 { return a.ingester.ConsumerLag() },
@@ -238,6 +252,7 @@ func (a *App) buildStages() {
 		})
 		observer = a.metrics
 		ingestOpts.OnRecord = a.metrics.OnRecord
+		ingestOpts.OnDeliveryFailure = a.metrics.DeliveryFailed
 	}
 	a.ingester = ingest.New(ingestOpts, a.producer, a.log)
 	sc := a.cfg.State
@@ -245,6 +260,7 @@ func (a *App) buildStages() {
 		Kafka: a.cfg.Kafka, GroupID: sc.GroupID,
 		EventsTopic: a.cfg.EventsTopic, NormalizedTopic: a.cfg.NormalizedTopic, StateTopic: a.cfg.StateTopic,
 		Horizon: sc.Horizon, CommitInterval: sc.CommitInterval, CommitRecords: sc.CommitRecords,
+		InstanceID: DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
 	}, a.store, a.disk, a.log)
 	a.view = state.NewView(a.cfg.Kafka, a.cfg.StateTopic, a.cfg.DLQTopic, a.store, a.disk, a.log)
 	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer),
@@ -264,6 +280,21 @@ func (a *App) serveStats() stream.Snapshot {
 	return s
 }
 
+// DefaultInstanceID is the static group member id: the setting, else the
+// host name and the gRPC port. A server on port 0 listens on another port
+// after a restart, so it could not come back as the same member: its
+// consumers are dynamic members (""), which leave the group when they stop.
+func DefaultInstanceID(setting string, port int) string {
+	if setting != "" || port == 0 {
+		return setting
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return ingest.DefaultInstanceID(host, port)
+}
+
 // Ready is one condition for gRPC health, /readyz and the ready gauge: Kafka
 // answers, the ingest consumers and the state stage have partitions, the view
 // and the serve stage have read their topics up to where they ended at start,
@@ -274,6 +305,9 @@ func (a *App) Ready() (bool, string) {
 			return false, "Kafka not probed yet"
 		}
 		return false, err.Error()
+	}
+	if why := a.ingester.Problem(); why != "" {
+		return false, why
 	}
 	if !a.ingester.Assigned() {
 		return false, "ingest consumers have no partitions assigned yet"
@@ -300,22 +334,54 @@ func (a *App) listen(grpcOpts []grpc.ServerOption) error {
 	if err != nil {
 		return fmt.Errorf("GRPC_PORT=%d: %w", a.cfg.Port, err)
 	}
-	if a.metrics != nil {
-		if a.ms, err = a.metrics.Listen(net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.MetricsPort))); err != nil {
-			lis.Close()
-			return fmt.Errorf("METRICS_PORT=%d: %w", a.cfg.MetricsPort, err)
-		}
-	}
-	a.lis = lis
 	a.gs = grpc.NewServer(grpcOpts...)
 	a.healthSrv = a.svc.Register(a.gs)
 	a.healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	a.healthSrv.SetServingStatus(pb.PaymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	if a.cfg.DashboardAddr != "" {
+		if a.dash, err = listenDashboard(a.gs, a.cfg); err != nil {
+			lis.Close()
+			return err
+		}
+	}
+	if a.metrics != nil {
+		// /metrics takes the gRPC token; the probes stay open (metrics.ServerConfig).
+		if a.ms, err = a.metrics.ListenConfig(metrics.ServerConfig{Addr: a.cfg.MetricsAddr, Token: a.cfg.Security.AuthToken}); err != nil {
+			lis.Close()
+			if a.dash != nil {
+				a.dash.Close()
+			}
+			return fmt.Errorf("METRICS_ADDR=%s: %w", a.cfg.MetricsAddr, err)
+		}
+	}
+	a.lis = lis
 	return nil
+}
+
+// listenDashboard binds the browser dashboard's port: PaymentService of gs
+// over Connect/gRPC-Web, with the gRPC port's token and TLS.
+func listenDashboard(gs *grpc.Server, cfg Config) (*dashboard.Server, error) {
+	h, err := dashboard.New(gs)
+	if err != nil {
+		return nil, err
+	}
+	dash, err := dashboard.Listen(cfg.DashboardAddr, h, cfg.Security)
+	if err != nil {
+		return nil, fmt.Errorf("DASHBOARD_ADDR=%s: %w", cfg.DashboardAddr, err)
+	}
+	return dash, nil
 }
 
 // GRPCAddr is where the gRPC server listens (the port, when Port was 0).
 func (a *App) GRPCAddr() net.Addr { return a.lis.Addr() }
+
+// DashboardURL is the dashboard's address, or "" without one.
+func (a *App) DashboardURL() string {
+	if a.dash == nil {
+		return ""
+	}
+	return a.dash.URL()
+}
 
 // MetricsAddr is where the metrics server listens, or nil without one.
 func (a *App) MetricsAddr() net.Addr {

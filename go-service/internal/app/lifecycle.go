@@ -21,7 +21,7 @@ import (
 func (a *App) start() {
 	log, k := a.log, a.cfg.Kafka
 	stageCtx, stopStages := context.WithCancel(context.Background())
-	errs := make(chan error, 7)
+	errs := make(chan error, 8)
 	ingestDone, stateDone := make(chan struct{}), make(chan struct{})
 	// The state stage stops after ingest has drained: what ingest delivered
 	// last is folded and committed before the state stage leaves its group.
@@ -36,6 +36,9 @@ func (a *App) start() {
 	if a.ms != nil {
 		go func() { errs <- wrap("metrics", a.ms.Serve()) }()
 	}
+	if a.dash != nil {
+		go func() { errs <- wrap("dashboard", a.dash.Serve()) }()
+	}
 	go a.pinger.Run(stageCtx, time.Second, 1500*time.Millisecond, func(up bool, err error) {
 		switch {
 		case !up:
@@ -48,6 +51,9 @@ func (a *App) start() {
 	log.Info("gRPC listening on :"+strconv.Itoa(a.lis.Addr().(*net.TCPAddr).Port)+describeSecurity(a.cfg.Security), "component", "SERVER")
 	if a.ms != nil {
 		log.Info(fmt.Sprintf("Metrics on http://%s/metrics (also /healthz, /readyz)", a.ms.Addr()), "component", "SERVER")
+	}
+	if a.dash != nil {
+		log.Info("Dashboard on "+a.dash.URL(), "component", "SERVER")
 	}
 	a.stopStages, a.errs, a.ingestDone = stopStages, errs, ingestDone
 	a.stopState, a.stateDone, a.viewDone = stopState, stateDone, viewDone
@@ -72,6 +78,9 @@ func (a *App) Wait() error {
 	a.healthSrv.Shutdown() // NOT_SERVING: load balancers stop sending new clients
 	a.svc.Shutdown()       // open streams end with UNAVAILABLE, clients resume elsewhere
 	stopGRPC(a.gs, grace)
+	if a.dash != nil {
+		a.dash.Shutdown(2*time.Second, log) // after gs: its calls have ended with it
+	}
 	if a.ms != nil {
 		a.ms.Shutdown(2*time.Second, log)
 	}
@@ -101,6 +110,9 @@ func describeSecurity(c grpcserver.Security) string {
 	var on []string
 	if c.TLS() {
 		on = append(on, "TLS")
+	}
+	if c.MutualTLS() {
+		on = append(on, "client certificates required")
 	}
 	if c.AuthToken != "" {
 		on = append(on, "token auth")

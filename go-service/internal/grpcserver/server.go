@@ -76,6 +76,18 @@ func WithMaxStreams(n int) Option {
 	}
 }
 
+// WithMaxHealthWatches caps concurrent grpc.health.v1 Watch streams; the
+// next one is refused with RESOURCE_EXHAUSTED. n <= 0 means
+// DefaultMaxHealthWatches.
+func WithMaxHealthWatches(n int) Option {
+	return func(s *Service) {
+		if n <= 0 {
+			n = DefaultMaxHealthWatches
+		}
+		s.healthWatches = n
+	}
+}
+
 // WithObserver reports stream activity to o (metrics).
 func WithObserver(o Observer) Option {
 	return func(s *Service) {
@@ -113,18 +125,21 @@ type Service struct {
 	obs        Observer
 	slots      chan struct{} // one token per running stream
 	watchEvery time.Duration
-	nextID     atomic.Uint64
-	shutdown   chan struct{}
-	stopped    atomic.Bool
+	// healthWatches caps open health Watch streams (health.go).
+	healthWatches int
+	nextID        atomic.Uint64
+	shutdown      chan struct{}
+	stopped       atomic.Bool
 }
 
 // NewService returns the service over hub; ingest may be nil.
 func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{
 		hub: hub, ingest: ingest, log: log, obs: nopObserver{},
-		slots:      make(chan struct{}, DefaultMaxStreams),
-		watchEvery: 250 * time.Millisecond,
-		shutdown:   make(chan struct{}),
+		slots:         make(chan struct{}, DefaultMaxStreams),
+		watchEvery:    250 * time.Millisecond,
+		healthWatches: DefaultMaxHealthWatches,
+		shutdown:      make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -139,7 +154,7 @@ func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger, opts ...O
 func (s *Service) Register(gs *grpc.Server) *health.Server {
 	pb.RegisterPaymentServiceServer(gs, s)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, healthService{Server: hs, shutdown: s.shutdown})
+	healthpb.RegisterHealthServer(gs, healthService{Server: hs, shutdown: s.shutdown, slots: make(chan struct{}, s.healthWatches)})
 	reflection.Register(gs)
 	return hs
 }

@@ -35,6 +35,12 @@ type Options struct {
 	CommitRecords  int
 	// Now is the clock of the dedupe horizon; nil means time.Now.
 	Now func() time.Time
+	// InstanceID, if set, makes the consumer a static group member
+	// (group.instance.id: it and "-state"), so that a restart after a crash
+	// takes its partitions back at once, and names the transactional.id,
+	// so that the restart fences the crashed transaction at once, even
+	// with a lost store. Two running instances must never share it.
+	InstanceID string
 }
 
 // Stats are the state stage's counters since start.
@@ -90,8 +96,13 @@ func NewStage(opts Options, store *Store, disk *DiskGuard, log *slog.Logger) *St
 func (s *Stage) Assigned() bool { return s.assigned.Load() }
 
 // TransactionalID is the producer's transactional.id: the group and the
-// store's instance id, stable across restarts of one store.
-func (s *Stage) TransactionalID() string { return s.opts.GroupID + "-" + s.store.Instance() }
+// instance id, else the store's own id (stable across restarts of one store).
+func (s *Stage) TransactionalID() string {
+	if s.opts.InstanceID != "" {
+		return s.opts.GroupID + "-" + s.opts.InstanceID
+	}
+	return s.opts.GroupID + "-" + s.store.Instance()
+}
 
 // Run folds events until ctx is done, then commits the open transaction and
 // leaves the group. A fatal Kafka error (a fenced producer, say) ends it with
@@ -139,12 +150,16 @@ func (s *Stage) connect(ctx context.Context) error {
 	if err := s.p.InitTransactions(ictx); err != nil {
 		return fmt.Errorf("state producer: init transactions (transactional.id %s): %w", s.TransactionalID(), err)
 	}
-	s.c, err = ckafka.NewConsumer(kafka.ConfigMap(o.Kafka, ckafka.ConfigMap{
+	cm := ckafka.ConfigMap{
 		"group.id":           o.GroupID,
 		"isolation.level":    "read_committed",
 		"enable.auto.commit": false,
 		"auto.offset.reset":  "earliest",
-	}))
+	}
+	if o.InstanceID != "" {
+		cm["group.instance.id"] = o.InstanceID + "-state"
+	}
+	s.c, err = ckafka.NewConsumer(kafka.ConfigMap(o.Kafka, cm))
 	if err != nil {
 		return fmt.Errorf("state consumer: %w", err)
 	}
@@ -179,7 +194,10 @@ func (s *Stage) checkCoPartitioned() error {
 
 func (s *Stage) close() {
 	if s.c != nil {
-		s.c.Close() // leaves the group; the revoke callback has nothing open to commit
+		// Unsubscribe first: a static member's Close alone would not leave
+		// the group, and its partitions would wait out its session.
+		_ = s.c.Unsubscribe()
+		s.c.Close() // the revoke callback has nothing open to commit
 	}
 	if s.p != nil {
 		s.p.Close()

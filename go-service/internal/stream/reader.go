@@ -51,19 +51,18 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		return fmt.Errorf("assign %s: %w", topic, err)
 	}
 	log.Info(fmt.Sprintf("Serving from %s (%d partitions)", topic, len(assign)), "component", "KAFKA")
+	klog := log.With("component", "KAFKA", "consumer", "serve")
+	onMessage := func(m *ckafka.Message) { publish(hub, m, log) }
 	for ctx.Err() == nil {
-		switch e := c.Poll(100).(type) {
-		case *ckafka.Message:
-			publish(hub, e, log)
-		case ckafka.PartitionEOF:
-			if e.Offset > 0 {
-				hub.Skip(e.Partition, int64(e.Offset)-1) // past the markers: caught up
+		ev := c.Poll(100)
+		if eof, ok := ev.(ckafka.PartitionEOF); ok {
+			if eof.Offset > 0 {
+				hub.Skip(eof.Partition, int64(eof.Offset)-1) // past the markers: caught up
 			}
-		case ckafka.Error:
-			if e.IsFatal() {
-				return e
-			}
-			log.Warn("serve consumer: "+e.Error(), "component", "KAFKA")
+			continue
+		}
+		if err := kafka.HandleEvent(ev, klog, onMessage); err != nil {
+			return err
 		}
 	}
 	return nil
