@@ -207,7 +207,7 @@ func TestGetPaymentOutlivesTheStreamTopics(t *testing.T) {
 // deleteAllRecords moves the start of every partition of topics to its end.
 func deleteAllRecords(t *testing.T, topics ...string) {
 	t.Helper()
-	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(kafkaConfig, nil))
+	admin, err := kafka.NewAdminClient(kafkaConfig, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
