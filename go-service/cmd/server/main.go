@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,12 +29,7 @@ type settings struct {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return
-		}
-		logging.Fatal("server", err)
-	}
+	logging.Main("server", config.ErrHelp, run)
 }
 
 func parse(args []string) (settings, error) {
@@ -48,11 +42,7 @@ func parse(args []string) (settings, error) {
 	set := config.NewSet("server", "Payment Gateway Aggregator server: Kafka raw topics → events → merged payments → gRPC streams.\n"+
 		"Every setting comes from the environment; [ENV_FILE] names the .env file read first (default .env).")
 	set.Kafka(&c.Kafka)
-	defaultTopics := strings.Join(config.DefaultRawTopics, ",")
-	if one := os.Getenv("KAFKA_TOPIC"); one != "" && os.Getenv("KAFKA_TOPICS") == "" {
-		defaultTopics = one // the course's single-topic setting
-	}
-	set.String(&topics, "topics", "KAFKA_TOPICS", defaultTopics, "raw topics to ingest, comma-separated (the course's single-topic [KAFKA_TOPIC] is accepted too)")
+	set.String(&topics, "topics", "KAFKA_TOPICS", config.RawTopicsDefault(), "raw topics to ingest, comma-separated (the course's single-topic [KAFKA_TOPIC] is accepted too)")
 	set.String(&c.EventsTopic, "events-topic", "KAFKA_EVENTS_TOPIC", config.EventsTopic, "topic of normalized events (protobuf), keyed <gateway>:<id>: ingest writes it, the state stage folds it")
 	set.String(&c.NormalizedTopic, "normalized-topic", "KAFKA_NORMALIZED_TOPIC", config.NormalizedTopic, "topic of merged payments (protobuf), the latest state at each event: the state stage writes it, clients stream it")
 	set.String(&c.StateTopic, "state-topic", "KAFKA_STATE_TOPIC", config.StateTopic, "compacted topic of each payment's latest state record: restores the state stage, feeds GetPayment and GetStats")

@@ -54,6 +54,15 @@ var DefaultRawTopics = []string{
 	RawTopicPrefix + "adyen", RawTopicPrefix + "square",
 }
 
+// RawTopicsDefault is the default of KAFKA_TOPICS: the course's single
+// KAFKA_TOPIC when only that is set, else one raw topic per gateway.
+func RawTopicsDefault() string {
+	if one := os.Getenv("KAFKA_TOPIC"); one != "" && os.Getenv("KAFKA_TOPICS") == "" {
+		return one
+	}
+	return strings.Join(DefaultRawTopics, ",")
+}
+
 // LoadDotEnv loads path (default .env) into the environment without
 // overriding variables already set. A missing file is not an error. A
 // syntax error names the line and the variable, never the file's text: a
