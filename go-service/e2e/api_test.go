@@ -275,8 +275,8 @@ func TestGetPaymentAndStats(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		stats = waitStats(t, client, 10*time.Second, func(*pb.GetStatsResponse) bool { return true })
 	}
-	if n := countTopic(t, tt.normalized); n != valid {
-		t.Errorf("normalized topic holds %d records, want %d", n, valid)
+	if n := countTopic(t, tt.events); n != valid {
+		t.Errorf("events topic holds %d records, want %d", n, valid)
 	}
 
 	for k, e := range final {
@@ -607,7 +607,8 @@ func dialWith(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientCo
 func launchServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "server"), "-host", "127.0.0.1", "-port", "0")
-	cmd.Env = append(serverEnv(tt), extraEnv...)
+	// A store of its own unless the test names one (a later STATE_DIR wins).
+	cmd.Env = append(append(serverEnv(tt), "STATE_DIR="+t.TempDir()), extraEnv...)
 	s := &server{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -645,7 +646,9 @@ func launchServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
 func serverEnv(tt testTopics) []string {
 	return append(append(cleanEnv(), kafkaEnv(kafkaConfig)...),
 		"KAFKA_TOPICS="+strings.Join(tt.rawList(), ","),
+		"KAFKA_EVENTS_TOPIC="+tt.events,
 		"KAFKA_NORMALIZED_TOPIC="+tt.normalized,
+		"KAFKA_STATE_TOPIC="+tt.state,
 		"KAFKA_DLQ_TOPIC="+tt.dlq,
 		"KAFKA_GROUP_ID="+tt.group,
 		"ENV_FILE=/nonexistent",
@@ -759,4 +762,4 @@ func cleanEnv() []string {
 	return out
 }
 
-var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY|RECEIVER|PRODUCER|STRIPE|RAZORPAY|SQUARE|ADYEN|PAYPAL|DASHBOARD)_|^ENV_FILE$`)
+var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY|RECEIVER|PRODUCER|STRIPE|RAZORPAY|SQUARE|ADYEN|PAYPAL|DASHBOARD|STATE|DEDUPE)_|^(ENV_FILE|STATE_DIR)$`)

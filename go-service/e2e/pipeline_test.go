@@ -69,8 +69,8 @@ func checkPipeline(t *testing.T) {
 
 	dlq := readTopic(t, tt.dlq, len(invalid), 30*time.Second)
 	checkDLQ(t, dlq, invalid)
-	if n := countTopic(t, tt.normalized); n != int64(len(want)) {
-		t.Errorf("normalized topic holds %d records, want %d", n, len(want))
+	if n := countTopic(t, tt.events); n != int64(len(want)) {
+		t.Errorf("events topic holds %d records, want %d", n, len(want))
 	}
 	if n := countTopic(t, tt.dlq); n != int64(len(invalid)) {
 		t.Errorf("DLQ holds %d records, want %d", n, len(invalid))

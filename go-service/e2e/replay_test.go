@@ -176,8 +176,8 @@ func TestReplayRedrivesDeadLettersOnce(t *testing.T) {
 	if n := countTopic(t, tt.raw[stripe]); n != rawBefore {
 		t.Errorf("second replay wrote to the raw topic: %d records, was %d", n, rawBefore)
 	}
-	if n := countTopic(t, tt.normalized); n != int64(len(want)) {
-		t.Errorf("normalized topic holds %d payments, want %d (each once)", n, len(want))
+	if n := countTopic(t, tt.events); n != int64(len(want)) {
+		t.Errorf("events topic holds %d payments, want %d (each once)", n, len(want))
 	}
 }
 

@@ -44,12 +44,7 @@ type settings struct {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return
-		}
-		logging.Fatal("producer", err)
-	}
+	logging.Main("producer", config.ErrHelp, run)
 }
 
 func parse(args []string) (settings, error) {

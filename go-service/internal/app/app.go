@@ -3,8 +3,10 @@
 // them, and stops them in order. cmd/server runs it; the bench's profile and
 // in-process tests run the same wiring.
 //
-//	raw topics ──▶ ingest stage ──▶ normalized topic (+ DLQ topic)
-//	normalized topic ──▶ serve stage (hub) ──▶ gRPC, /metrics over HTTP
+//	raw topics ──▶ ingest stage ──▶ events topic (+ DLQ topic)
+//	events topic ──▶ state stage (Pebble store, Kafka transactions) ──▶ normalized topic + state topic
+//	normalized topic ──▶ serve stage (hub) ──▶ gRPC streams, /metrics over HTTP
+//	state topic + DLQ topic ──▶ view (the same store) ──▶ GetPayment, GetStats
 //
 // Start builds and starts everything; Wait serves until the context given to
 // Start is done or a stage fails, then shuts down; Run is both.
@@ -29,6 +31,7 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/metrics"
+	"github.com/paymentgateway/aggregator/go-service/internal/state"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -38,9 +41,12 @@ import (
 type Config struct {
 	Kafka           config.Kafka
 	Topics          []string // raw topics to ingest
-	NormalizedTopic string
+	EventsTopic     string   // ingest → state stage: one normalized event per record
+	NormalizedTopic string   // state stage → serve stage: the merged payment at each event
+	StateTopic      string   // compacted: the latest state record per payment
 	DLQTopic        string
 	GroupID         string // consumer group of the ingest stage
+	State           StateConfig
 	ConsumerMode    string // ingest.ModePerTopic or ingest.ModeShared
 	// InstanceID is the static group member id of this instance; "" means
 	// DefaultInstanceID(Port).
@@ -53,6 +59,46 @@ type Config struct {
 	Window        int           // recent payments kept for replay; 0 means the hub's default
 	ShutdownGrace time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
 	DashboardAddr string        // host:port of the browser dashboard; "" turns it off
+}
+
+// StateConfig is the state stage's and the view's settings.
+type StateConfig struct {
+	GroupID        string // consumer group over the events topic; "" means GroupID + "-state"
+	Dir            string // the Pebble store; "" means DefaultStateDir
+	Horizon        time.Duration
+	CommitInterval time.Duration
+	CommitRecords  int
+	MinFreeMB      int // below this much free space in Dir, health says NOT_SERVING
+}
+
+// Defaults of a StateConfig that sets none.
+const (
+	DefaultStateDir       = ".local/state"
+	DefaultHorizon        = 7 * 24 * time.Hour
+	DefaultCommitInterval = 20 * time.Millisecond
+	DefaultCommitRecords  = 500
+	DefaultMinFreeMB      = 100
+)
+
+func (c *StateConfig) defaults(groupID string) {
+	if c.GroupID == "" {
+		c.GroupID = groupID + "-state"
+	}
+	if c.Dir == "" {
+		c.Dir = DefaultStateDir
+	}
+	if c.Horizon <= 0 {
+		c.Horizon = DefaultHorizon
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = DefaultCommitInterval
+	}
+	if c.CommitRecords <= 0 {
+		c.CommitRecords = DefaultCommitRecords
+	}
+	if c.MinFreeMB <= 0 {
+		c.MinFreeMB = DefaultMinFreeMB
+	}
 }
 
 // DefaultShutdownGrace is the shutdown grace of a Config that sets none.
@@ -68,8 +114,14 @@ type App struct {
 	pinger   *kafka.Pinger
 	producer *kafka.Producer
 
-	// The stages: ingest (raw → normalized + DLQ) and serve (normalized → hub).
+	// The stages: ingest (raw → events + DLQ), state (events → normalized +
+	// state, in store), serve (normalized → hub) and the view (state + DLQ →
+	// store, for GetPayment and GetStats).
 	ingester *ingest.Ingester
+	store    *state.Store
+	disk     *state.DiskGuard
+	folder   *state.Stage
+	view     *state.View
 	hub      *stream.Hub
 
 	// The edge: gRPC, and the metrics HTTP server when MetricsAddr is set.
@@ -84,6 +136,9 @@ type App struct {
 	stopStages context.CancelFunc
 	errs       chan error    // how each stage and server ended
 	ingestDone chan struct{} // closed when the ingest stage has drained
+	stopState  context.CancelFunc
+	stateDone  chan struct{} // closed when the state stage has committed and left its group
+	viewDone   chan struct{} // closed when the view has stopped writing to the store
 }
 
 // Run starts the server and serves until ctx is done or a stage fails; then
@@ -104,6 +159,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = DefaultShutdownGrace
 	}
+	cfg.State.defaults(cfg.GroupID)
 	a := &App{cfg: cfg, log: log, ctx: ctx}
 	grpcOpts, err := grpcserver.ServerOptions(cfg.Security, log)
 	if err != nil {
@@ -113,9 +169,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.closeKafka()
 		return nil, err
 	}
+	if err := a.openStore(); err != nil {
+		a.closeKafka()
+		return nil, err
+	}
 	a.buildStages()
 	if err := a.listen(grpcOpts); err != nil {
 		a.closeKafka()
+		a.store.Close()
 		return nil, err
 	}
 	a.start()
@@ -125,11 +186,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 // connectKafka creates the topics the server reads and writes, and the
 // clients the stages share.
 func (a *App) connectKafka(ctx context.Context) error {
-	// Poll loops: the ingest consumers', the producer's, the serve stage's.
-	procs := kafka.SpareProcs(ingest.Consumers(a.cfg.ConsumerMode, len(a.cfg.Topics)) + 2)
+	// Poll loops: the ingest consumers', the producer's, the state stage's
+	// two, the view's, the serve stage's.
+	procs := kafka.SpareProcs(ingest.Consumers(a.cfg.ConsumerMode, len(a.cfg.Topics)) + 5)
 	a.log.Debug("GOMAXPROCS set", "procs", procs)
 	// One after the other: a cluster that refuses us says so once.
-	err := kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.NormalizedTopic))
+	err := kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.EventsTopic, a.cfg.NormalizedTopic))
+	if err == nil {
+		err = kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.StateTopic}, kafka.StateTopicConfig)
+	}
 	if err == nil {
 		err = kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig)
 	}
@@ -144,6 +209,16 @@ func (a *App) connectKafka(ctx context.Context) error {
 	}
 	a.producer, err = kafka.NewProducer(a.cfg.Kafka, a.log.With("component", "KAFKA"), nil)
 	return err
+}
+
+// openStore opens the state store and checks its disk.
+func (a *App) openStore() error {
+	var err error
+	if a.store, err = state.OpenStore(a.cfg.State.Dir); err != nil {
+		return err
+	}
+	a.disk = state.NewDiskGuard(a.cfg.State.Dir, uint64(a.cfg.State.MinFreeMB)<<20)
+	return nil
 }
 
 // closeKafka closes the clients connectKafka made; Start calls it when it
@@ -163,14 +238,14 @@ func (a *App) buildStages() {
 	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window})
 	ingestOpts := ingest.Options{
 		Kafka: a.cfg.Kafka, GroupID: a.cfg.GroupID, Topics: a.cfg.Topics, ConsumerMode: a.cfg.ConsumerMode,
-		NormalizedTopic: a.cfg.NormalizedTopic, DLQTopic: a.cfg.DLQTopic,
+		EventsTopic: a.cfg.EventsTopic, DLQTopic: a.cfg.DLQTopic,
 		DrainTimeout: a.cfg.ShutdownGrace,
 		InstanceID:   DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
 	}
 	var observer grpcserver.Observer
 	if a.cfg.MetricsAddr != "" {
 		a.metrics = metrics.New(metrics.Sources{
-			Hub:         a.hub.Stats,
+			Hub:         a.serveStats,
 			ConsumerLag: func() map[string]int64 { return a.ingester.ConsumerLag() },
 			Ready:       a.Ready,
 			KafkaUp:     func() bool { up, _ := a.pinger.Up(); return up },
@@ -180,7 +255,29 @@ func (a *App) buildStages() {
 		ingestOpts.OnDeliveryFailure = a.metrics.DeliveryFailed
 	}
 	a.ingester = ingest.New(ingestOpts, a.producer, a.log)
-	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer))
+	sc := a.cfg.State
+	a.folder = state.NewStage(state.Options{
+		Kafka: a.cfg.Kafka, GroupID: sc.GroupID,
+		EventsTopic: a.cfg.EventsTopic, NormalizedTopic: a.cfg.NormalizedTopic, StateTopic: a.cfg.StateTopic,
+		Horizon: sc.Horizon, CommitInterval: sc.CommitInterval, CommitRecords: sc.CommitRecords,
+		InstanceID: DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
+	}, a.store, a.disk, a.log)
+	a.view = state.NewView(a.cfg.Kafka, a.cfg.StateTopic, a.cfg.DLQTopic, a.store, a.disk, a.log)
+	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer),
+		grpcserver.WithState(a.view))
+}
+
+// serveStats is the hub's statistics, with the events the state stage
+// refused (they never reach the hub) in NotFolded.
+func (a *App) serveStats() stream.Snapshot {
+	s := a.hub.Stats()
+	if s.NotFolded == nil {
+		s.NotFolded = map[string]int64{}
+	}
+	for reason, n := range a.folder.NotFolded() {
+		s.NotFolded[reason] += n
+	}
+	return s
 }
 
 // DefaultInstanceID is the static group member id: the setting, else the
@@ -199,8 +296,9 @@ func DefaultInstanceID(setting string, port int) string {
 }
 
 // Ready is one condition for gRPC health, /readyz and the ready gauge: Kafka
-// answers, the ingest consumers have partitions and the serve stage has read
-// the normalized topic up to where it ended at start. When not, why.
+// answers, the ingest consumers and the state stage have partitions, the view
+// and the serve stage have read their topics up to where they ended at start,
+// and the store's disk has room. When not, why.
 func (a *App) Ready() (bool, string) {
 	if up, err := a.pinger.Up(); !up {
 		if err == nil {
@@ -213,6 +311,15 @@ func (a *App) Ready() (bool, string) {
 	}
 	if !a.ingester.Assigned() {
 		return false, "ingest consumers have no partitions assigned yet"
+	}
+	if low := a.disk.Low(); low != "" {
+		return false, low
+	}
+	if !a.folder.Assigned() {
+		return false, "state stage has no partitions assigned yet"
+	}
+	if !a.view.CaughtUp() {
+		return false, "state view is still reading the state topic"
 	}
 	if !a.hub.CaughtUp() {
 		return false, "serve stage is still reading the normalized topic"

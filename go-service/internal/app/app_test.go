@@ -28,11 +28,14 @@ func TestRunServesAndStopsOnCancel(t *testing.T) {
 	k := kafkatest.Config(t)
 	raw := kafkatest.Name(t, "app", "payments.raw.stripe")
 	normalized := kafkatest.Name(t, "app", "payments.normalized")
+	events := kafkatest.Name(t, "app", "payments.events")
+	stateTopic := kafkatest.Name(t, "app", "payments.state")
 	dlq := kafkatest.Name(t, "app", "payments.dlq")
-	kafkatest.DeleteTopicsAfter(t, k, raw, normalized, dlq)
+	kafkatest.DeleteTopicsAfter(t, k, raw, events, normalized, stateTopic, dlq)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	cfg := Config{Kafka: k, Topics: []string{raw}, NormalizedTopic: normalized, DLQTopic: dlq,
+	cfg := Config{Kafka: k, Topics: []string{raw}, EventsTopic: events, NormalizedTopic: normalized, StateTopic: stateTopic, DLQTopic: dlq,
+		State:   StateConfig{Dir: t.TempDir()},
 		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", MetricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t))), DashboardAddr: "127.0.0.1:0"}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,9 +110,12 @@ func TestStartNamesTheBusyPort(t *testing.T) {
 	defer busy.Close()
 	raw := kafkatest.Name(t, "app", "payments.raw.stripe")
 	normalized := kafkatest.Name(t, "app", "payments.normalized")
+	events := kafkatest.Name(t, "app", "payments.events")
+	stateTopic := kafkatest.Name(t, "app", "payments.state")
 	dlq := kafkatest.Name(t, "app", "payments.dlq")
-	kafkatest.DeleteTopicsAfter(t, k, raw, normalized, dlq)
-	cfg := Config{Kafka: k, Topics: []string{raw}, NormalizedTopic: normalized, DLQTopic: dlq,
+	kafkatest.DeleteTopicsAfter(t, k, raw, events, normalized, stateTopic, dlq)
+	cfg := Config{Kafka: k, Topics: []string{raw}, EventsTopic: events, NormalizedTopic: normalized, StateTopic: stateTopic, DLQTopic: dlq,
+		State:   StateConfig{Dir: t.TempDir()},
 		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", Port: busy.Addr().(*net.TCPAddr).Port}
 	_, err = Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "GRPC_PORT=") {

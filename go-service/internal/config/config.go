@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -41,7 +42,9 @@ func (k Kafka) TLS() bool { return k.Secure() || k.CAFile != "" }
 const (
 	RawTopicPrefix  = "payments.raw."
 	MixedRawTopic   = "payments.raw"
+	EventsTopic     = "payments.events"
 	NormalizedTopic = "payments.normalized"
+	StateTopic      = "payments.state"
 	DLQTopic        = "payments.dlq"
 )
 
@@ -49,6 +52,15 @@ const (
 var DefaultRawTopics = []string{
 	RawTopicPrefix + "stripe", RawTopicPrefix + "razorpay", RawTopicPrefix + "paypal",
 	RawTopicPrefix + "adyen", RawTopicPrefix + "square",
+}
+
+// RawTopicsDefault is the default of KAFKA_TOPICS: the course's single
+// KAFKA_TOPIC when only that is set, else one raw topic per gateway.
+func RawTopicsDefault() string {
+	if one := os.Getenv("KAFKA_TOPIC"); one != "" && os.Getenv("KAFKA_TOPICS") == "" {
+		return one
+	}
+	return strings.Join(DefaultRawTopics, ",")
 }
 
 // LoadDotEnv loads path (default .env) into the environment without
@@ -190,6 +202,25 @@ func (s *Set) Float(p *float64, name, env string, def, min, max float64, usage s
 	s.checks = append(s.checks, func() error {
 		if *p < min || *p > max {
 			return fmt.Errorf("-%s %v: want a number from %v to %v", name, *p, min, max)
+		}
+		return nil
+	})
+}
+
+// Duration declares a duration setting ("168h", "50ms") checked against [min, max].
+func (s *Set) Duration(p *time.Duration, name, env string, def, min, max time.Duration, usage string) {
+	if v, ok := lookup(env); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < min || d > max {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: want a duration from %v to %v, such as 168h or 50ms", env, v, min, max))
+		} else {
+			def = d
+		}
+	}
+	s.fs.DurationVar(p, name, def, s.usage(usage, env))
+	s.checks = append(s.checks, func() error {
+		if *p < min || *p > max {
+			return fmt.Errorf("-%s %v: want a duration from %v to %v", name, *p, min, max)
 		}
 		return nil
 	})

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/state"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -28,6 +29,14 @@ type IngestStats interface {
 	DLQByCode() map[string]int64
 	SkippedCount() int64
 	ConsumerLag() map[string]int64
+}
+
+// StateView is what GetPayment and GetStats read when set (WithState): the
+// latest state of every payment and the counters over them, the same on every
+// instance.
+type StateView interface {
+	Get(g pb.Gateway, id string) (*pb.Payment, error) // state.ErrNotFound when unknown
+	Totals() (state.Totals, error)
 }
 
 // Observer learns what the streams do; metrics hang here. Its methods must
@@ -88,6 +97,11 @@ func WithObserver(o Observer) Option {
 	}
 }
 
+// WithState answers GetPayment and GetStats from v instead of the hub.
+func WithState(v StateView) Option {
+	return func(s *Service) { s.state = v }
+}
+
 // WithWatchdog sets how often each stream checks how far behind its client
 // is (default 250ms).
 func WithWatchdog(every time.Duration) Option {
@@ -106,6 +120,7 @@ type Service struct {
 	pb.UnimplementedPaymentServiceServer
 	hub        *stream.Hub
 	ingest     IngestStats
+	state      StateView // nil: the hub answers
 	log        *slog.Logger
 	obs        Observer
 	slots      chan struct{} // one token per running stream
@@ -194,9 +209,20 @@ func (s *Service) GetPayment(_ context.Context, req *pb.GetPaymentRequest) (*pb.
 	if len(req.GetId()) > maxIDLength {
 		return nil, status.Errorf(codes.InvalidArgument, "id: at most %d bytes", maxIDLength)
 	}
-	p, ok := s.hub.Get(req.GetGateway(), req.GetId())
-	if !ok {
+	if s.state == nil {
+		p, ok := s.hub.Get(req.GetGateway(), req.GetId())
+		if !ok {
+			return nil, status.Errorf(codes.NotFound, "no %s payment with id %q", req.GetGateway(), req.GetId())
+		}
+		return &pb.GetPaymentResponse{Payment: p}, nil
+	}
+	p, err := s.state.Get(req.GetGateway(), req.GetId())
+	switch {
+	case errors.Is(err, state.ErrNotFound):
 		return nil, status.Errorf(codes.NotFound, "no %s payment with id %q", req.GetGateway(), req.GetId())
+	case err != nil:
+		s.log.Error("GetPayment: "+err.Error(), "component", "SERVER")
+		return nil, status.Error(codes.Unavailable, "the state store cannot be read now; retry")
 	}
 	return &pb.GetPaymentResponse{Payment: p}, nil
 }
@@ -215,13 +241,25 @@ func (s *Service) GetStats(context.Context, *pb.GetStatsRequest) (*pb.GetStatsRe
 		PaymentsTotal:     snap.Payments,
 		DuplicatesDropped: snap.Duplicates,
 	}
+	if s.state != nil {
+		t, err := s.state.Totals()
+		if err != nil {
+			s.log.Error("GetStats: "+err.Error(), "component", "SERVER")
+			return nil, status.Error(codes.Unavailable, "the state store cannot be read now; retry")
+		}
+		resp.PaymentsByGateway, resp.PaymentsByStatus, resp.TotalsByCurrency = t.ByGateway, t.ByStatus, t.TotalsByCurrency
+		resp.PaymentsTotal, resp.DuplicatesDropped = t.Payments, t.Duplicates
+		resp.DlqByCode = t.DLQByCode // from the DLQ topic: the same on every instance, across restarts
+	}
 	if s.ingest != nil {
-		resp.DlqByCode = s.ingest.DLQByCode()
-		for _, n := range resp.DlqByCode {
-			resp.DlqCount += n
+		if s.state == nil {
+			resp.DlqByCode = s.ingest.DLQByCode()
 		}
 		resp.SkippedCount = s.ingest.SkippedCount()
 		resp.ConsumerLag = s.ingest.ConsumerLag()
+	}
+	for _, n := range resp.DlqByCode {
+		resp.DlqCount += n
 	}
 	return resp, nil
 }

@@ -1,6 +1,6 @@
 // Package ingest is the server's first stage: it consumes the raw gateway
 // topics in a consumer group, normalizes every record, writes the result to
-// the normalized topic (or the original bytes to the dead-letter topic), and
+// the events topic (or the original bytes to the dead-letter topic), and
 // commits a raw offset only after Kafka has acknowledged what it produced.
 package ingest
 
@@ -75,16 +75,16 @@ type Options struct {
 	// ConsumerMode is "per-topic" (default: one consumer per raw topic, the
 	// course's model) or "shared" (one consumer subscribed to every raw
 	// topic, feeding a goroutine per topic: far fewer librdkafka threads).
-	ConsumerMode    string
-	NormalizedTopic string
-	DLQTopic        string
+	ConsumerMode string
+	EventsTopic  string
+	DLQTopic     string
 	// MaxInFlight bounds records consumed but not yet acknowledged downstream,
 	// per topic: memory stays bounded when Kafka is slow to acknowledge.
 	MaxInFlight int
 	// DrainTimeout bounds how long shutdown waits for in-flight records.
 	DrainTimeout time.Duration
 	// MaxPaymentBytes bounds an encoded payment: a larger one is
-	// dead-lettered as too_large instead of sent. 0 means: the normalized
+	// dead-lettered as too_large instead of sent. 0 means: the events
 	// topic's max.message.bytes, less room for the batch around it, asked
 	// of Kafka when Run starts.
 	MaxPaymentBytes int
@@ -168,13 +168,13 @@ const batchOverhead = 1 << 10
 // when the topic's own cannot be read.
 const defaultMaxMessageBytes = 1048588
 
-// maxPaymentBytes is the largest encoded payment the normalized topic takes
+// maxPaymentBytes is the largest encoded payment the events topic takes
 // for sure: the broker checks a whole batch, so a payment near the limit
 // would also take the payments batched with it down.
 func (in *Ingester) maxPaymentBytes(ctx context.Context) int {
-	limit, err := kafka.TopicMaxMessageBytes(ctx, in.opts.Kafka, in.opts.NormalizedTopic)
+	limit, err := kafka.TopicMaxMessageBytes(ctx, in.opts.Kafka, in.opts.EventsTopic)
 	if err != nil {
-		in.log.Warn("cannot read the normalized topic's max.message.bytes; assuming the broker's default", "err", err)
+		in.log.Warn("cannot read the events topic's max.message.bytes; assuming the broker's default", "err", err)
 		limit = defaultMaxMessageBytes
 	}
 	return max(limit-batchOverhead, 1)
@@ -425,7 +425,7 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 	return out
 }
 
-// encode turns payments into records of the normalized topic, or says why
+// encode turns payments into records of the events topic, or says why
 // one of them cannot be sent.
 func (in *Ingester) encode(payments []*pb.Payment) ([]*ckafka.Message, error) {
 	out := make([]*ckafka.Message, 0, len(payments))
@@ -438,11 +438,11 @@ func (in *Ingester) encode(payments []*pb.Payment) ([]*ckafka.Message, error) {
 			// Invalid UTF-8 in a record's text can do this: each bad byte
 			// becomes U+FFFD, three bytes. Sent, it would be refused.
 			return nil, &normalizer.Error{Code: normalizer.CodeTooLarge,
-				Msg: fmt.Sprintf("its payment is %d bytes, more than the %d the normalized topic takes", len(value), in.opts.MaxPaymentBytes)}
+				Msg: fmt.Sprintf("its payment is %d bytes, more than the %d the events topic takes", len(value), in.opts.MaxPaymentBytes)}
 		}
 		gw := normalizer.GatewayName(p.GetGateway())
 		out = append(out, &ckafka.Message{
-			TopicPartition: ckafka.TopicPartition{Topic: &in.opts.NormalizedTopic, Partition: ckafka.PartitionAny},
+			TopicPartition: ckafka.TopicPartition{Topic: &in.opts.EventsTopic, Partition: ckafka.PartitionAny},
 			Key:            []byte(gw + ":" + p.GetId()),
 			Value:          value,
 			// The event's own time, so that a `since` request finds its

@@ -86,7 +86,7 @@ func TestPartitionsByTopic(t *testing.T) {
 }
 
 func newTestIngester() *Ingester {
-	return New(Options{NormalizedTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(Options{EventsTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func rawMessage(topic string, offset int64, r synthetic.Record) *ckafka.Message {
@@ -167,7 +167,7 @@ func TestRouteMalformedRecordGoesToDLQUntouched(t *testing.T) {
 // named it again would have "component" twice in LOG_FORMAT=json.
 func TestLogLinesNameTheirComponentOnce(t *testing.T) {
 	var buf bytes.Buffer
-	in := New(Options{NormalizedTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewJSONHandler(&buf, nil)))
+	in := New(Options{EventsTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewJSONHandler(&buf, nil)))
 	in.route(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe")}, Value: []byte(`{`)})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) == 0 || lines[0] == "" {
@@ -270,12 +270,12 @@ func TestBoundText(t *testing.T) {
 	}
 }
 
-// A payment too large for the normalized topic is a dead letter, and is
+// A payment too large for the events topic is a dead letter, and is
 // counted as one: in OnRecord (the metrics) and in Stats, not as a payment.
 func TestTooLargePaymentIsCountedAsADeadLetter(t *testing.T) {
 	var outcome Outcome
 	var code normalizer.Code
-	in := New(Options{NormalizedTopic: "n", DLQTopic: "d", MaxPaymentBytes: 10_000,
+	in := New(Options{EventsTopic: "n", DLQTopic: "d", MaxPaymentBytes: 10_000,
 		OnRecord: func(_ string, o Outcome, c normalizer.Code, _ time.Duration) { outcome, code = o, c }}, nil, quietLog())
 	out := in.route(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe")},
 		Value: stripeSucceeded(t, bytes.Repeat([]byte{0xff}, 5_000), ""), Headers: []ckafka.Header{{Key: "gateway", Value: []byte("stripe")}}})

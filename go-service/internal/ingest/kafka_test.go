@@ -153,7 +153,7 @@ func (f *fixture) start(mode string, maxInFlight int) *running {
 
 func (f *fixture) options(mode string, maxInFlight int) Options {
 	return Options{Kafka: f.k, GroupID: f.group, Topics: f.rawTopics(), ConsumerMode: mode,
-		NormalizedTopic: f.normalized, DLQTopic: f.dlq, MaxInFlight: maxInFlight, DrainTimeout: 20 * time.Second}
+		EventsTopic: f.normalized, DLQTopic: f.dlq, MaxInFlight: maxInFlight, DrainTimeout: 20 * time.Second}
 }
 
 func (r *running) shutdown(t *testing.T) {
@@ -506,7 +506,7 @@ func TestPaymentLargerThanTheTopicTakesIsDeadLettered(t *testing.T) {
 		}
 	}
 	opts := f.options(ModePerTopic, 0)
-	opts.NormalizedTopic = small
+	opts.EventsTopic = small
 	in := New(opts, f.producer, quietLog())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -634,10 +634,10 @@ func TestFailingDeliveryShowsInReadinessAndMetrics(t *testing.T) {
 	}
 	defer p.Close(5 * time.Second)
 	opts := f.options(ModePerTopic, 0)
-	opts.NormalizedTopic = f.normalized + ".later"
+	opts.EventsTopic = f.normalized + ".later"
 	var failures atomic.Int64
 	opts.OnDeliveryFailure = func(topic, _ string) {
-		if topic == opts.NormalizedTopic {
+		if topic == opts.EventsTopic {
 			failures.Add(1)
 		}
 	}
@@ -656,13 +656,13 @@ func TestFailingDeliveryShowsInReadinessAndMetrics(t *testing.T) {
 		t.Errorf("failed deliveries counted: %d by OnDeliveryFailure, %d in Stats; want both > 0", failures.Load(), in.Stats.DeliveryFailures.Load())
 	}
 
-	if err := kafka.EnsureTopics(context.Background(), f.k, []string{opts.NormalizedTopic}); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), f.k, []string{opts.EventsTopic}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), f.k, []string{opts.NormalizedTopic}) })
+	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), f.k, []string{opts.EventsTopic}) })
 	c := f.admin()
 	waitUntil(t, 90*time.Second, "every payment delivered once the topic exists", func() bool {
-		return f.count(c, opts.NormalizedTopic) >= int64(len(valid))
+		return f.count(c, opts.EventsTopic) >= int64(len(valid))
 	})
 	waitUntil(t, 30*time.Second, "Problem() clears", func() bool { return in.Problem() == "" })
 }

@@ -70,6 +70,10 @@ var ProducerDefaults = ckafka.ConfigMap{
 // default limits accepted, plus its headers.
 var DLQTopicConfig = map[string]string{"max.message.bytes": "2097152"}
 
+// StateTopicConfig makes the state topic a changelog: compaction keeps the
+// latest record of every payment, however old.
+var StateTopicConfig = map[string]string{"cleanup.policy": "compact"}
+
 // NewProducer connects a producer; extra overrides ProducerDefaults.
 func NewProducer(k config.Kafka, log *slog.Logger, extra ckafka.ConfigMap) (*Producer, error) {
 	cm := ConfigMap(k, ProducerDefaults)

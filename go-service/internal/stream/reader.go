@@ -24,6 +24,11 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		"group.id":           "payment-aggregator-serve",
 		"enable.auto.commit": false,
 		"auto.offset.reset":  "earliest",
+		// The state stage writes in transactions: read only committed
+		// records, and learn each partition's end from EOF, since its last
+		// offset is a transaction marker no record ever reaches.
+		"isolation.level":      "read_committed",
+		"enable.partition.eof": true,
 		// fetch.wait.max.ms stays at its default: a fetch returns as soon as
 		// one record arrives, so a shorter wait only adds requests when idle.
 	}))
@@ -49,7 +54,14 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 	klog := log.With("component", "KAFKA", "consumer", "serve")
 	onMessage := func(m *ckafka.Message) { publish(hub, m, log) }
 	for ctx.Err() == nil {
-		if err := kafka.HandleEvent(c.Poll(100), klog, onMessage); err != nil {
+		ev := c.Poll(100)
+		if eof, ok := ev.(ckafka.PartitionEOF); ok {
+			if eof.Offset > 0 {
+				hub.Skip(eof.Partition, int64(eof.Offset)-1) // past the markers: caught up
+			}
+			continue
+		}
+		if err := kafka.HandleEvent(ev, klog, onMessage); err != nil {
 			return err
 		}
 	}

@@ -190,6 +190,7 @@ type bench struct {
 	kafka   config.Kafka
 	res     *results
 	topics  []string // created, to delete at the end
+	dirs    []string // state stores of the servers, to delete at the end
 	procs   *procSet
 	serverM serverMode
 	ceil    ceilings // stage 1's figures, for the ratios of later stages
@@ -305,6 +306,9 @@ func (b *bench) expectedStages() []string {
 
 func (b *bench) cleanup() {
 	b.procs.stopAll()
+	for _, d := range b.dirs {
+		os.RemoveAll(d)
+	}
 	if b.o.keep || len(b.topics) == 0 {
 		return
 	}

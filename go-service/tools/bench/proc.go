@@ -158,10 +158,22 @@ func (b *bench) startServer(ctx context.Context, cfg serverCfg) (*serverProc, er
 	if partitions == 0 {
 		partitions = 3
 	}
+	// The events and state topics are named after the normalized one; each
+	// server gets a state store of its own.
+	events, state := cfg.normalized+"-events", cfg.normalized+"-state"
+	b.own(events, state)
+	dir, err := os.MkdirTemp("", "bench-state-")
+	if err != nil {
+		return nil, err
+	}
+	b.dirs = append(b.dirs, dir)
 	cmd.Env = append(os.Environ(),
 		"KAFKA_BOOTSTRAP_SERVERS="+b.kafka.BootstrapServers,
 		"KAFKA_TOPICS="+strings.Join(cfg.topics, ","),
+		"KAFKA_EVENTS_TOPIC="+events,
 		"KAFKA_NORMALIZED_TOPIC="+cfg.normalized,
+		"KAFKA_STATE_TOPIC="+state,
+		"STATE_DIR="+dir,
 		"KAFKA_DLQ_TOPIC="+cfg.dlq,
 		"KAFKA_GROUP_ID="+cfg.group,
 		"KAFKA_PARTITIONS="+strconv.Itoa(partitions),

@@ -787,7 +787,7 @@ func TestOutputLineChecks(t *testing.T) {
 		{"[KAFKA] Assigned 2 partition(s) of payments.raw topic=payments.raw", true},
 		{"[KAFKA] Assigned ... partition(s) of ...", true},
 		{"[KAFKA] Got 2 partition(s)", false},
-		{`[KAFKA] dead-lettered code=too_large gateway=stripe err="its payment is ... bytes, more than the 1047564 the normalized topic takes"`, true},
+		{`[KAFKA] dead-lettered code=too_large gateway=stripe err="its payment is ... bytes, more than the 1047564 the events topic takes"`, true},
 		{`[KAFKA] dead-lettered code=too_large gateway=stripe err="the record was far too heavy for the broker"`, false},
 		{"[KAFKA] dead-lettered code=too_large weight=9", false},
 		{"[KAFKA] Assigned ... partitions to ...", false},
