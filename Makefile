@@ -8,7 +8,7 @@ BUF := node-service/node_modules/.bin/buf
 FUZZTIME ?= 5s
 ARGS ?=
 
-.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-faults demo server receiver producer client replay kafka-up kafka-down
+.PHONY: help deps gen gen-check lint test test-go test-fuzz test-ts test-browser test-faults demo server receiver producer client replay kafka-up kafka-down
 
 help: ## Show the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -20,16 +20,19 @@ node-service/node_modules/.installed: node-service/package-lock.json
 	cd node-service && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-gen: deps ## Regenerate Go (go-service/pb) and TypeScript (node-service/src/gen) code from proto/
+gen: deps ## Regenerate Go (go-service/pb) and TypeScript (node-service/src/gen, dashboard/gen) code from proto/, and the dashboard bundle
 	cd go-service && go build -o bin/ tool
 	$(BUF) lint proto
 	$(BUF) generate proto --template proto/buf.gen.yaml
+	cd node-service && node dashboard/build.mjs
 
 gen-check: deps ## Fail if the committed generated code is not what `make gen` makes
 	@cd go-service && go build -o bin/ tool
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  $(BUF) generate proto --template proto/buf.gen.yaml --output $$tmp && \
 	  diff -r $$tmp/go-service/pb go-service/pb && diff -r $$tmp/node-service/src/gen node-service/src/gen && \
+	  diff -r $$tmp/node-service/dashboard/gen node-service/dashboard/gen && \
+	  (cd node-service && node dashboard/build.mjs $$tmp/assets) && diff -r $$tmp/assets go-service/internal/dashboard/assets && \
 	  echo "generated code is up to date" || { echo "generated code is stale: run make gen"; exit 1; }
 
 lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
@@ -37,10 +40,10 @@ lint: deps ## gofmt, go vet, tsc --noEmit, buf lint
 	cd go-service && go vet ./...
 	@test -z "$$(gofmt -l lessons/code lessons/checks | grep -v '/pb/')" || { gofmt -l lessons/code lessons/checks | grep -v '/pb/'; echo "gofmt: the files above need formatting"; exit 1; }
 	cd lessons/checks && go vet .
-	cd node-service && npx tsc --noEmit
+	cd node-service && npx tsc --noEmit && npx tsc --noEmit -p dashboard
 	$(BUF) lint proto
 
-test: kafka-up deps gen-check test-go test-fuzz test-ts lesson-gen-check lesson-test lesson-check-all test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, lessons and their checkpoints, broker restart
+test: kafka-up deps gen-check test-go test-fuzz test-ts test-browser lesson-gen-check lesson-test lesson-check-all test-faults ## Every test: Go unit + integration on real Kafka, fuzzing, TypeScript, the dashboard in Chromium, lessons and their checkpoints, broker restart
 
 test-go: ## Go unit and integration tests, lesson checks (needs Kafka: make kafka-up)
 	cd go-service && REQUIRE_KAFKA=1 LESSONS_RUN=1 go test -count=1 -timeout 20m ./...
@@ -59,6 +62,10 @@ test-fuzz: ## Run every fuzz target in go-service for FUZZTIME (default 5s)
 
 test-ts: deps ## TypeScript type check and tests
 	cd node-service && npx tsc --noEmit && REQUIRE_KAFKA=1 npm test --silent
+
+test-browser: deps ## The dashboard in headless Chromium (Debian's chromium; CHROMIUM=path overrides) against the real server and Kafka
+	cd node-service && npx tsc --noEmit -p dashboard && node --import tsx --test dashboard/test/*.test.ts && \
+	  REQUIRE_KAFKA=1 npx playwright test -c dashboard/playwright.config.ts
 
 demo: deps ## Start everything, send payments, watch them arrive, stop everything
 	@started=0; $(KAFKA) status >/dev/null 2>&1 || { $(KAFKA) up; started=1; }; \
@@ -80,7 +87,7 @@ replay: ## Re-drive dead letters to their raw topics once the normalizer is fixe
 client: deps ## Terminal 3: the TypeScript client printing [LOG] lines
 	cd node-service && npx tsx src/index.ts $(ARGS)
 
-kafka-up: ## Start local Kafka (KRaft) on 127.0.0.1:9092; first run resolves jars from Maven Central
+kafka-up: ## Start local Kafka (KRaft) on 127.0.0.1:9092, SASL_SSL on 9094; first run resolves jars from Maven Central and makes a CA
 	@$(KAFKA) up
 
 kafka-down: ## Stop local Kafka
@@ -97,11 +104,13 @@ BENCH_ARGS ?=
 bench-build:
 	@cd go-service && go build -o bin/ ./cmd/server ./cmd/receiver ./cmd/producer ./tools/bench
 
-bench: kafka-up bench-build ## Benchmarks on local Kafka (a few minutes): table, JSON and Markdown in bench/results/
+bench: kafka-up bench-build deps ## Benchmarks on local Kafka (a few minutes): table, JSON and Markdown in bench/results/
 	cd go-service && bin/bench -out $(BENCH_OUT) $(BENCH_ARGS)
+	cd node-service && npx tsx dashboard/bench/bench.ts --out $(BENCH_OUT)
 
-bench-smoke: kafka-up bench-build ## The same benchmarks at tiny sizes (seconds); fails if a stage gives no number
+bench-smoke: kafka-up bench-build deps ## The same benchmarks at tiny sizes (seconds); fails if a stage gives no number
 	cd go-service && bin/bench -smoke -out $(BENCH_OUT) $(BENCH_ARGS)
+	cd node-service && npx tsx dashboard/bench/bench.ts --rate 100 --seconds 2 --flood 2000 --out $(BENCH_OUT)
 
 profile: kafka-up bench-build ## CPU profiles (pprof) of the server's stages under load and of the normalizers
 	cd go-service && bin/bench profile -out $(BENCH_OUT)

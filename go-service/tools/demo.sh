@@ -45,7 +45,14 @@ export STRIPE_WEBHOOK_SECRET=whsec_demo RAZORPAY_WEBHOOK_SECRET=rzp_demo \
   SQUARE_WEBHOOK_SIGNATURE_KEY=sq_demo SQUARE_WEBHOOK_URL=http://127.0.0.1:$receiver_port/webhooks/square \
   ADYEN_HMAC_KEY=44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056 PAYPAL_WEBHOOK_ID=WH-DEMO \
   PAYPAL_DEV_CA_FILE="$work/paypal-dev-ca.pem" PAYPAL_DEV_CERT_HOST=127.0.0.1:${DEMO_PAYPAL_CERT_PORT:-9467}
-(cd "$repo/go-service" && exec env GRPC_PORT="$port" bin/server) > >(tee -a "$work/server.log") 2>&1 &
+# The dashboard (DASHBOARD_ADDR, default 127.0.0.1:8081) shows the same
+# payments in a browser; a busy port turns it off rather than failing the demo.
+dashboard=${DASHBOARD_ADDR-127.0.0.1:8081}
+if [ -n "$dashboard" ] && (exec 3<>"/dev/tcp/${dashboard%:*}/${dashboard##*:}") 2>/dev/null; then
+  say "port ${dashboard##*:} is in use: no dashboard this time (set DASHBOARD_ADDR to another host:port)"
+  dashboard=
+fi
+(cd "$repo/go-service" && exec env GRPC_PORT="$port" DASHBOARD_ADDR="$dashboard" bin/server) > >(tee -a "$work/server.log") 2>&1 &
 pids+=($!)
 server_pid=$!
 
@@ -67,6 +74,9 @@ for _ in $(seq 1 60); do
   kill -0 "$receiver_pid" 2>/dev/null || { say "the receiver exited: see above"; exit 1; }
   sleep 0.5
 done
+
+url=$(sed -n 's/.*Dashboard on \(http[^ ]*\).*/\1/p' "$work/server.log" | head -1)
+[ -z "$url" ] || say "Dashboard: $url (open it now: the payments below appear there too)"
 
 (cd "$repo/node-service" && exec node --import tsx src/index.ts --server "127.0.0.1:$port") > >(tee -a "$work/client.log") 2>&1 &
 pids+=($!)
@@ -93,6 +103,13 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 dlq=$(grep -c "dead-lettered" "$work/server.log" || true)
+
+# At a terminal, the dashboard stays up until Enter (at most DEMO_HOLD
+# seconds, default 300); without one (CI) the demo ends at once.
+if [ -n "$url" ] && [ -t 0 ]; then
+  say "Dashboard still at $url: send more with \`make producer\` in another terminal; press Enter to stop"
+  read -r -t "${DEMO_HOLD:-300}" _ || true
+fi
 
 kill -INT "$client_pid" 2>/dev/null || true
 kill -TERM "$receiver_pid" 2>/dev/null || true

@@ -61,7 +61,7 @@ func TestExplain(t *testing.T) {
 		},
 		{
 			name: "a time-out names the test that hung",
-			out: "panic: test timed out after 3m0s\n\trunning tests:\n\t\tTestCheck08StripeHandlerWithoutKafkaIsNot2xx (3m0s)\n",
+			out:  "panic: test timed out after 3m0s\n\trunning tests:\n\t\tTestCheck08StripeHandlerWithoutKafkaIsNot2xx (3m0s)\n",
 			want: []string{"08StripeHandlerWithoutKafkaIsNot2xx timed out"},
 		},
 	}

@@ -44,12 +44,7 @@ type settings struct {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return
-		}
-		logging.Fatal("producer", err)
-	}
+	logging.Main("producer", config.ErrHelp, run)
 }
 
 func parse(args []string) (settings, error) {
@@ -117,6 +112,9 @@ func run(args []string) error {
 
 	topics := topicsFor(gateways, s.topic)
 	if err := kafka.EnsureTopics(ctx, s.kafka, topics); err != nil {
+		if kafka.Refused(err) {
+			return err // a wrong secret or certificate: the line names the setting
+		}
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
 	kafka.SpareProcs(1) // the producer's event loop

@@ -39,12 +39,7 @@ type settings struct {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return
-		}
-		logging.Fatal("receiver", err)
-	}
+	logging.Main("receiver", config.ErrHelp, run)
 }
 
 func parse(args []string) (settings, error) {
@@ -55,11 +50,7 @@ func parse(args []string) (settings, error) {
 	set := config.NewSet("receiver", "Webhook receiver: POST /webhooks/{stripe,razorpay,paypal,adyen,square} → verified → the gateway's raw Kafka topic.\n"+
 		"A gateway whose secret is not set is switched off (404). Every setting comes from the environment; [ENV_FILE] names the .env file read first (default .env).")
 	set.Kafka(&s.kafka)
-	defaultTopics := strings.Join(config.DefaultRawTopics, ",")
-	if one := os.Getenv("KAFKA_TOPIC"); one != "" && os.Getenv("KAFKA_TOPICS") == "" {
-		defaultTopics = one
-	}
-	set.String(&s.topics, "topics", "KAFKA_TOPICS", defaultTopics, "raw topics; each gateway writes to the one ending in .<gateway> (the course's single [KAFKA_TOPIC] takes every gateway)")
+	set.String(&s.topics, "topics", "KAFKA_TOPICS", config.RawTopicsDefault(), "raw topics; each gateway writes to the one ending in .<gateway> (the course's single [KAFKA_TOPIC] takes every gateway)")
 	set.String(&s.addr, "addr", "RECEIVER_ADDR", ":8080", "address the webhook endpoints listen on (host:port)")
 	set.String(&s.metricsAddr, "metrics-addr", "RECEIVER_METRICS_ADDR", "127.0.0.1:9466", "address of /metrics, /healthz and /readyz (keep it off the internet)")
 	g := &s.gateways

@@ -12,6 +12,7 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/merge"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -232,7 +233,7 @@ func (s *catchUp) apply(m *ckafka.Message) (Entry, bool) {
 		return Entry{}, false
 	}
 	key := paymentKey{ev.GetGateway(), ev.GetId()}
-	state, err := Merge(s.states[key], &ev)
+	state, err := merge.Merge(s.states[key], &ev)
 	if err != nil {
 		return Entry{}, false // the hub refused it too, and logged it
 	}

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/merge"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -125,7 +126,7 @@ func (h *Hub) CaughtUp() bool {
 
 // Publish adds the event read at partition/offset. Duplicate events (same
 // gateway and event id) advance the position but reach no subscriber, and so
-// do events Merge refuses (*NotFolded, counted and returned for the caller to
+// do events Merge refuses (*merge.NotFolded, counted and returned for the caller to
 // log with the event's offset): the payment keeps its last correct state.
 // The error also reports, once, a currency whose total has grown past what
 // GetStats can carry (*Saturated); that event was applied.
@@ -139,7 +140,7 @@ func (h *Hub) Publish(partition int32, offset int64, event *pb.Payment) error {
 	}
 	key := paymentKey{event.GetGateway(), event.GetId()}
 	prev := h.states[key]
-	state, err := Merge(prev, event)
+	state, err := merge.Merge(prev, event)
 	if err != nil {
 		h.counts.refused(err)
 		return err

@@ -24,6 +24,11 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		"group.id":           "payment-aggregator-serve",
 		"enable.auto.commit": false,
 		"auto.offset.reset":  "earliest",
+		// The state stage writes in transactions: read only committed
+		// records, and learn each partition's end from EOF, since its last
+		// offset is a transaction marker no record ever reaches.
+		"isolation.level":      "read_committed",
+		"enable.partition.eof": true,
 		// fetch.wait.max.ms stays at its default: a fetch returns as soon as
 		// one record arrives, so a shorter wait only adds requests when idle.
 	}))
@@ -46,15 +51,18 @@ func Read(ctx context.Context, k config.Kafka, topic string, hub *Hub, log *slog
 		return fmt.Errorf("assign %s: %w", topic, err)
 	}
 	log.Info(fmt.Sprintf("Serving from %s (%d partitions)", topic, len(assign)), "component", "KAFKA")
+	klog := log.With("component", "KAFKA", "consumer", "serve")
+	onMessage := func(m *ckafka.Message) { publish(hub, m, log) }
 	for ctx.Err() == nil {
-		switch e := c.Poll(100).(type) {
-		case *ckafka.Message:
-			publish(hub, e, log)
-		case ckafka.Error:
-			if e.IsFatal() {
-				return e
+		ev := c.Poll(100)
+		if eof, ok := ev.(ckafka.PartitionEOF); ok {
+			if eof.Offset > 0 {
+				hub.Skip(eof.Partition, int64(eof.Offset)-1) // past the markers: caught up
 			}
-			log.Warn("serve consumer: "+e.Error(), "component", "KAFKA")
+			continue
+		}
+		if err := kafka.HandleEvent(ev, klog, onMessage); err != nil {
+			return err
 		}
 	}
 	return nil

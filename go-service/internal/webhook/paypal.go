@@ -72,8 +72,10 @@ func ParsePayPalHeaders(h http.Header) (PayPalHeaders, error) {
 		return PayPalHeaders{}, refuse(ReasonMalformed, "PAYPAL-AUTH-ALGO %q: only %s is used by PayPal", truncate(algo), PayPalAuthAlgo)
 	}
 	var err error
-	if p.Signature, err = base64.StdEncoding.DecodeString(sig); err != nil {
-		return PayPalHeaders{}, refuse(ReasonMalformed, "PAYPAL-TRANSMISSION-SIG is not Base64")
+	// Base64 decoding skips CR and LF, so a value of only those decodes to
+	// nothing: refuse it as it is, not as a wrong signature later.
+	if p.Signature, err = base64.StdEncoding.DecodeString(sig); err != nil || len(p.Signature) == 0 {
+		return PayPalHeaders{}, refuse(ReasonMalformed, "PAYPAL-TRANSMISSION-SIG is not Base64 of a signature")
 	}
 	return p, nil
 }

@@ -24,17 +24,18 @@ const queueLen = 64
 // batch.
 const maxBatch = 256
 
-// sharedConsumer is ModeShared: one consumer, subscribed to every raw topic,
-// whose poll loop hands each record to its topic's goroutine (topicWorker).
-// The guarantees are those of ModePerTopic: a record is in flight from the
-// moment it is polled; its offset is stored only once its outputs are
-// acknowledged; before partitions are given away, and at shutdown, in-flight
-// records are drained and what was delivered is committed.
-type sharedConsumer struct {
+// feed is one Kafka consumer of the ingest group and the topics it feeds:
+// the one pipeline both modes run. ModePerTopic runs a feed per raw topic,
+// ModeShared one feed for them all. Its poll loop hands each record to its
+// topic's goroutine (topicWorker). A record is in flight from the moment
+// it is polled; its offset is stored only once its outputs are
+// acknowledged; before partitions are given away, and at shutdown,
+// in-flight records are drained and what was delivered is committed.
+type feed struct {
 	in     *Ingester
 	c      *ckafka.Consumer
 	topics map[string]*topicWorker
-	order  []*topicWorker // in Options.Topics order
+	order  []*topicWorker // in the order the topics were given
 	log    *slog.Logger
 
 	// Touched only by the poll goroutine (the rebalance callback runs on it).
@@ -43,8 +44,8 @@ type sharedConsumer struct {
 	pending map[*topicWorker][]*ckafka.Message // polled, in flight, not yet handed over
 }
 
-// topicWorker is one raw topic's goroutine in ModeShared: it normalizes and
-// sends the records the poll loop queued for it, in order.
+// topicWorker is one raw topic's goroutine: it normalizes and sends the
+// records the poll loop queued for it, in order.
 type topicWorker struct {
 	*topicConsumer
 	queue chan topicBatch
@@ -56,60 +57,80 @@ type topicWorker struct {
 // topicBatch is records of one topic, in the order they were polled.
 type topicBatch = []*ckafka.Message
 
-// throttle is the backpressure rule of a shared consumer: a topic whose
-// in-flight records reach max has its partitions paused (the other topics
-// keep flowing), and resumed once deliveries bring it down to half.
+// throttle is the backpressure rule of a feed: a topic whose in-flight
+// records reach max has its partitions paused (the other topics keep
+// flowing), and resumed once deliveries bring it down to half.
 type throttle struct{ max int }
 
 func (t throttle) pause(inFlight int) bool  { return inFlight >= t.max }
 func (t throttle) resume(inFlight int) bool { return inFlight <= t.max/2 }
 
-func (in *Ingester) runShared(ctx context.Context) error {
-	c, err := in.newConsumer()
+// consume runs one feed of topics until ctx is done or the consumer or the
+// producer fails for good, then drains and commits.
+func (in *Ingester) consume(ctx context.Context, topics []string, instanceID string) error {
+	c, err := in.newConsumer(instanceID)
 	if err != nil {
 		return fmt.Errorf("new consumer: %w", err)
 	}
-	sc := newSharedConsumer(in, c)
-	names := make([]string, 0, len(sc.order))
-	for _, w := range sc.order {
-		names = append(names, w.topic)
-	}
-	if err := c.SubscribeTopics(names, sc.rebalance); err != nil {
+	f := newFeed(in, c, topics)
+	if err := c.SubscribeTopics(topics, f.rebalance); err != nil {
 		c.Close()
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	in.log.Info(fmt.Sprintf("One consumer for %d raw topic(s), a goroutine per topic (shared mode)", len(names)))
 
 	// The goroutines send with a context that outlives ctx until the drain
 	// is over: records already polled are finished, not abandoned.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	workers := sc.startWorkers(workCtx)
+	workers := f.startWorkers(workCtx)
 
-	loopErr := sc.poll(ctx)
-	sc.waitInFlight(sc.order, in.opts.DrainTimeout)
+	loopErr := f.poll(ctx)
+	f.waitInFlight(f.order, in.opts.DrainTimeout)
 	if _, err := c.Commit(); err != nil && !isNoOffset(err) {
-		sc.log.Warn("final commit", "err", err)
+		f.log.Warn("final commit", "err", err)
+	}
+	if instanceID != "" {
+		f.leave()
 	}
 	stopWork()
-	sc.stopWorkers(workers)
+	f.stopWorkers(workers)
 	if err := c.Close(); err != nil && loopErr == nil {
 		loopErr = fmt.Errorf("close consumer: %w", err)
 	}
-	for _, w := range sc.order {
+	for _, w := range f.order {
 		in.ready.Store(w.topic, false)
 	}
 	return loopErr
 }
 
-// newSharedConsumer prepares a goroutine's queue and offset tracker for
-// each of in's raw topics, all fed by c.
-func newSharedConsumer(in *Ingester, c *ckafka.Consumer) *sharedConsumer {
-	sc := &sharedConsumer{in: in, c: c, topics: map[string]*topicWorker{}, log: in.log,
+// leave takes a static member out of the group before it closes. Closing,
+// a static member does not leave (KIP-345): its partitions would wait out
+// the session timeout, as after a crash, while a stop means another
+// instance should take them at once. Unsubscribing does leave; the revoke
+// and the LeaveGroup request happen on Poll, so it polls until they have.
+// Records polled meanwhile are dropped: nothing stored their offsets, so
+// the next owner reads them.
+func (f *feed) leave() {
+	if err := f.c.Unsubscribe(); err != nil {
+		f.log.Debug("leave group", "err", err)
+		return
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		f.c.Poll(50)
+		if parts, err := f.c.Assignment(); err != nil || len(parts) == 0 {
+			return
+		}
+	}
+}
+
+// newFeed prepares a goroutine's queue and offset tracker for each of
+// topics, all fed by c.
+func newFeed(in *Ingester, c *ckafka.Consumer, topics []string) *feed {
+	f := &feed{in: in, c: c, topics: map[string]*topicWorker{}, log: in.log,
 		paused: map[*topicWorker]bool{}, flow: throttle{max: in.opts.MaxInFlight},
 		pending: map[*topicWorker][]*ckafka.Message{}}
-	for _, topic := range in.opts.Topics {
-		if sc.topics[topic] != nil {
+	for _, topic := range topics {
+		if f.topics[topic] != nil {
 			continue
 		}
 		w := &topicWorker{
@@ -117,19 +138,19 @@ func newSharedConsumer(in *Ingester, c *ckafka.Consumer) *sharedConsumer {
 			queue:         make(chan topicBatch, queueLen),
 			pausedParts:   map[int32]bool{},
 		}
-		sc.topics[topic] = w
-		sc.order = append(sc.order, w)
+		f.topics[topic] = w
+		f.order = append(f.order, w)
 	}
-	return sc
+	return f
 }
 
 // startWorkers starts each topic's goroutine: it normalizes and sends, in
 // order, the records handed to it, with ctx.
-func (sc *sharedConsumer) startWorkers(ctx context.Context) *sync.WaitGroup {
+func (f *feed) startWorkers(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
-	for _, w := range sc.order {
-		sc.log.Info(fmt.Sprintf("Consuming from %s...", w.topic))
-		sc.in.consumers.Store(w.topic, w.topicConsumer)
+	for _, w := range f.order {
+		f.log.Info(fmt.Sprintf("Consuming from %s...", w.topic))
+		f.in.consumers.Store(w.topic, w.topicConsumer)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -145,100 +166,87 @@ func (sc *sharedConsumer) startWorkers(ctx context.Context) *sync.WaitGroup {
 
 // stopWorkers ends the goroutines once they have finished what they were
 // handed.
-func (sc *sharedConsumer) stopWorkers(wg *sync.WaitGroup) {
-	for _, w := range sc.order {
+func (f *feed) stopWorkers(wg *sync.WaitGroup) {
+	for _, w := range f.order {
 		close(w.queue)
 	}
 	wg.Wait()
-	for _, w := range sc.order {
-		sc.in.consumers.Delete(w.topic)
+	for _, w := range f.order {
+		f.in.consumers.Delete(w.topic)
 	}
 }
 
-func (sc *sharedConsumer) poll(ctx context.Context) error {
+// poll is the feed's loop: it waits for one event, takes whatever else is
+// ready at once, and hands the records over. It stops when ctx is done, or
+// with the error when the consumer or the producer has failed for good.
+func (f *feed) poll(ctx context.Context) error {
 	for ctx.Err() == nil {
-		sc.resumeDrained()
+		if err := f.in.producer.Fatal(); err != nil {
+			return fmt.Errorf("producer failed for good: %w", err)
+		}
+		f.resumeDrained()
 		timeout := 100
-		if len(sc.paused) > 0 {
+		if len(f.paused) > 0 {
 			timeout = 5 // come back soon to resume what deliveries freed
 		}
-		// Wait for one event, then take whatever else is ready at once.
 		for n := 0; n < maxBatch; n++ {
-			ev := sc.c.Poll(timeout)
+			ev := f.c.Poll(timeout)
 			if ev == nil {
 				break
 			}
 			timeout = 0
-			if err := sc.handleEvent(ev); err != nil {
-				sc.handOver()
+			if err := kafka.HandleEvent(ev, f.log, f.dispatch); err != nil {
+				f.handOver()
 				return err
 			}
 		}
-		sc.handOver()
-	}
-	return nil
-}
-
-func (sc *sharedConsumer) handleEvent(ev ckafka.Event) error {
-	switch e := ev.(type) {
-	case *ckafka.Message:
-		if e.TopicPartition.Error != nil {
-			sc.log.Warn("consume error", "err", e.TopicPartition.Error)
-			return nil
-		}
-		sc.dispatch(e)
-	case ckafka.Error:
-		if e.IsFatal() {
-			return e
-		}
-		// Broker down, coordinator moving: librdkafka reconnects itself.
-		sc.log.Warn("consumer: "+e.Error(), "code", e.Code().String())
+		f.handOver()
 	}
 	return nil
 }
 
 // dispatch adds m to its topic's next batch. The record is in flight from
 // here: a revoke or a shutdown waits for it.
-func (sc *sharedConsumer) dispatch(m *ckafka.Message) {
-	w := sc.topics[*m.TopicPartition.Topic]
+func (f *feed) dispatch(m *ckafka.Message) {
+	w := f.topics[*m.TopicPartition.Topic]
 	if w == nil { // cannot happen: subscribed by exact names
-		sc.log.Warn("record of a topic not subscribed to", "topic", *m.TopicPartition.Topic)
+		f.log.Warn("record of a topic not subscribed to", "topic", *m.TopicPartition.Topic)
 		return
 	}
 	w.start(m)
-	sc.pending[w] = append(sc.pending[w], m)
-	if sc.flow.pause(w.tracker.InFlight()) && !w.pausedParts[m.TopicPartition.Partition] {
+	f.pending[w] = append(f.pending[w], m)
+	if f.flow.pause(w.tracker.InFlight()) && !w.pausedParts[m.TopicPartition.Partition] {
 		tp := ckafka.TopicPartition{Topic: m.TopicPartition.Topic, Partition: m.TopicPartition.Partition}
-		if err := sc.c.Pause([]ckafka.TopicPartition{tp}); err != nil {
+		if err := f.c.Pause([]ckafka.TopicPartition{tp}); err != nil {
 			w.log.Debug("pause", "partition", tp.Partition, "err", err)
 			return
 		}
 		w.pausedParts[tp.Partition] = true
-		sc.paused[w] = true
+		f.paused[w] = true
 	}
 }
 
 // handOver gives every topic's goroutine the records polled for it.
-func (sc *sharedConsumer) handOver() {
-	for w, batch := range sc.pending {
+func (f *feed) handOver() {
+	for w, batch := range f.pending {
 		w.queue <- batch // waits only while the goroutine is a whole queue behind
-		delete(sc.pending, w)
+		delete(f.pending, w)
 	}
 }
 
 // resumeDrained resumes the paused topics whose deliveries caught up.
-func (sc *sharedConsumer) resumeDrained() {
-	for w := range sc.paused {
-		if !sc.flow.resume(w.tracker.InFlight()) {
+func (f *feed) resumeDrained() {
+	for w := range f.paused {
+		if !f.flow.resume(w.tracker.InFlight()) {
 			continue
 		}
-		sc.resume(w, w.pausedParts)
-		delete(sc.paused, w)
+		f.resume(w, w.pausedParts)
+		delete(f.paused, w)
 	}
 }
 
 // resume resumes the given paused partitions of w (a subset of pausedParts).
-func (sc *sharedConsumer) resume(w *topicWorker, parts map[int32]bool) {
+func (f *feed) resume(w *topicWorker, parts map[int32]bool) {
 	var tps []ckafka.TopicPartition
 	for p := range parts {
 		tps = append(tps, ckafka.TopicPartition{Topic: &w.topic, Partition: p})
@@ -249,34 +257,35 @@ func (sc *sharedConsumer) resume(w *topicWorker, parts map[int32]bool) {
 	if len(tps) == 0 {
 		return
 	}
-	if err := sc.c.Resume(tps); err != nil {
+	if err := f.c.Resume(tps); err != nil {
 		w.log.Debug("resume", "err", err)
 	}
 }
 
-// rebalance is the shared consumer's version of topicConsumer.rebalance:
+// rebalance keeps "commit only what was delivered" true across rebalances:
 // before partitions are given away, the records in flight in their topics
-// are delivered and their offsets committed.
-func (sc *sharedConsumer) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
+// are delivered and their offsets committed, so the next owner starts
+// exactly after them.
+func (f *feed) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
 	switch e := ev.(type) {
 	case ckafka.AssignedPartitions:
 		byTopic := partitionsByTopic(e.Partitions)
-		for _, w := range sc.order {
+		for _, w := range f.order {
 			if n := len(byTopic[w.topic]); n > 0 {
 				w.log.Info(fmt.Sprintf("Assigned %d partition(s) of %s", n, w.topic))
 			}
 			// The consumer is in the group: every topic is served, even if
 			// another instance holds all of this topic's partitions.
-			sc.in.ready.Store(w.topic, true)
+			f.in.ready.Store(w.topic, true)
 		}
 	case ckafka.RevokedPartitions:
 		// Records polled before the revoke are in flight: their goroutines
 		// must have them to finish them.
-		sc.handOver()
+		f.handOver()
 		byTopic := partitionsByTopic(e.Partitions)
 		var affected []*topicWorker
 		for topic, parts := range byTopic {
-			w := sc.topics[topic]
+			w := f.topics[topic]
 			if w == nil {
 				continue
 			}
@@ -288,14 +297,14 @@ func (sc *sharedConsumer) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
 				}
 			}
 			// A partition comes back unpaused if it is ever reassigned.
-			sc.resume(w, revoked)
+			f.resume(w, revoked)
 			if len(w.pausedParts) == 0 {
-				delete(sc.paused, w)
+				delete(f.paused, w)
 			}
 		}
-		sc.waitInFlight(affected, sc.in.opts.DrainTimeout)
+		f.waitInFlight(affected, f.in.opts.DrainTimeout)
 		if _, err := c.Commit(); err != nil && !isNoOffset(err) {
-			sc.log.Warn("commit on revoke", "err", err)
+			f.log.Warn("commit on revoke", "err", err)
 		}
 		for _, w := range affected {
 			for _, p := range byTopic[w.topic] {
@@ -303,7 +312,7 @@ func (sc *sharedConsumer) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
 			}
 		}
 		if c.AssignmentLost() {
-			sc.log.Warn("partitions lost (session timed out); their records will be consumed again")
+			f.log.Warn("partitions lost (session timed out); their records will be consumed again")
 		}
 	}
 	return nil
@@ -311,17 +320,18 @@ func (sc *sharedConsumer) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
 
 // waitInFlight waits, up to timeout in all, until the given topics have no
 // record in flight. Their goroutines keep working meanwhile; the poll loop
-// does not hand them anything new (it is the caller).
-func (sc *sharedConsumer) waitInFlight(ws []*topicWorker, timeout time.Duration) {
+// does not hand them anything new (it is the caller). A producer that
+// failed for good acknowledges nothing more: no use waiting for it.
+func (f *feed) waitInFlight(ws []*topicWorker, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
-	for inFlight(ws) > 0 && time.Now().Before(deadline) {
-		if sc.in.producer.Flush(100*time.Millisecond) == 0 {
+	for inFlight(ws) > 0 && time.Now().Before(deadline) && f.in.producer.Fatal() == nil {
+		if f.in.producer.Flush(100*time.Millisecond) == 0 {
 			time.Sleep(time.Millisecond) // records still queued or being normalized
 		}
 	}
 	for _, w := range ws {
 		if n := w.tracker.InFlight(); n > 0 {
-			w.log.Warn(fmt.Sprintf("%d record(s) still unacknowledged after %v; they will be consumed again", n, timeout))
+			w.log.Warn(fmt.Sprintf("%d record(s) still unacknowledged at the end of the drain; they will be consumed again", n))
 		}
 	}
 }

@@ -1,4 +1,6 @@
-package stream
+// Package merge folds a payment's events into its latest state: the pure
+// rules the state stage applies to each event (and nothing else does).
+package merge
 
 import (
 	"fmt"
