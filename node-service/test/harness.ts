@@ -197,14 +197,27 @@ export async function removeBinaries(): Promise<void> {
 
 export interface Topics {
   raw: string;
+  events: string;
   normalized: string;
+  state: string;
   dlq: string;
   group: string;
+  // The state stage's store: one per test, kept across a restart of its
+  // server, never shared by two servers (Pebble locks it).
+  stateDir: string;
 }
 
 export function newTopics(name: string): Topics {
   const prefix = `ts-${name}-${process.pid}-${Date.now() % 1e9}-${Math.floor(Math.random() * 1e6)}`;
-  return { raw: `${prefix}.payments.raw`, normalized: `${prefix}.payments.normalized`, dlq: `${prefix}.payments.dlq`, group: `${prefix}-group` };
+  return {
+    raw: `${prefix}.payments.raw`,
+    events: `${prefix}.payments.events`,
+    normalized: `${prefix}.payments.normalized`,
+    state: `${prefix}.payments.state`,
+    dlq: `${prefix}.payments.dlq`,
+    group: `${prefix}-group`,
+    stateDir: path.join(tmpdir(), `${prefix}.state`),
+  };
 }
 
 function goEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -249,9 +262,12 @@ async function startServerOnce(bin: Binaries, topics: Topics, opts: ServerOption
   const proc = run(bin.server, ["-host", "127.0.0.1", "-port", String(opts.port ?? 0)], {
     env: goEnv({
       KAFKA_TOPICS: topics.raw,
+      KAFKA_EVENTS_TOPIC: topics.events,
       KAFKA_NORMALIZED_TOPIC: topics.normalized,
+      KAFKA_STATE_TOPIC: topics.state,
       KAFKA_DLQ_TOPIC: topics.dlq,
       KAFKA_GROUP_ID: topics.group,
+      STATE_DIR: topics.stateDir,
       DASHBOARD_ADDR: "", // off unless a test asks: tests run servers side by side, and its default port is fixed
       ...opts.env,
     }),
