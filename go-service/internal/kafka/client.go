@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -91,6 +92,9 @@ func DeleteTopics(ctx context.Context, k config.Kafka, topics []string) error {
 		return err
 	}
 	defer admin.Close()
+	// A name given twice makes librdkafka return fewer results than names,
+	// and confluent-kafka-go then dereferences a missing result (SIGSEGV).
+	topics = slices.Compact(slices.Sorted(slices.Values(topics)))
 	var errs []error
 	for start := 0; start < len(topics); start += 200 { // bounded requests
 		res, err := admin.DeleteTopics(ctx, topics[start:min(start+200, len(topics))], ckafka.SetAdminOperationTimeout(30*time.Second))

@@ -19,8 +19,10 @@ func TestDeleteTopics(t *testing.T) {
 	if err := kafka.EnsureTopics(ctx, k, topics); err != nil {
 		t.Fatal(err)
 	}
-	// A topic that is not there is no error: a clean-up may run twice.
-	if err := kafka.DeleteTopics(ctx, k, append(topics, prefix+".never-created")); err != nil {
+	// A topic that is not there is no error: a clean-up may run twice. A
+	// name given twice (the bench lists a topic per stage that used it) is
+	// deleted once: confluent-kafka-go crashed on it.
+	if err := kafka.DeleteTopics(ctx, k, append(topics, prefix+".never-created", topics[0])); err != nil {
 		t.Fatalf("DeleteTopics: %v", err)
 	}
 	admin, err := kafka.NewAdminClient(k, nil)
