@@ -47,6 +47,8 @@ type Config struct {
 	MaxStreams      int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
 	Security        grpcserver.Security
 	Window          int           // recent payments kept for replay; 0 means the hub's default
+	CatchUpBuffer   int           // payments queued per catch-up stream; 0 means the hub's default
+	ServeQueueKB    int           // librdkafka prefetch per serve reader, KiB; 0 means stream.DefaultQueueKB
 	ShutdownGrace   time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
 }
 
@@ -149,7 +151,9 @@ func (a *App) closeKafka() {
 // buildStages builds the ingest and serve stages and the gRPC service over
 // them, with metrics when MetricsPort is set.
 func (a *App) buildStages() {
-	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window})
+	// Fold: the serve stage still dedupes and merges the events of the
+	// normalized topic itself, until the state stage writes merged payments.
+	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window, CatchUpBuffer: a.cfg.CatchUpBuffer, Fold: true})
 	ingestOpts := ingest.Options{
 		Kafka: a.cfg.Kafka, GroupID: a.cfg.GroupID, Topics: a.cfg.Topics, ConsumerMode: a.cfg.ConsumerMode,
 		NormalizedTopic: a.cfg.NormalizedTopic, DLQTopic: a.cfg.DLQTopic,

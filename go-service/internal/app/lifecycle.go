@@ -19,12 +19,12 @@ import (
 // stageCtx, not on Start's context: only Wait cancels it, once the edge has
 // stopped, so that a signal never cuts the ingest stage off mid-record.
 func (a *App) start() {
-	log, k := a.log, a.cfg.Kafka
+	log := a.log
 	stageCtx, stopStages := context.WithCancel(context.Background())
 	errs := make(chan error, 4)
 	ingestDone := make(chan struct{})
 	go func() { defer close(ingestDone); errs <- wrap("ingest", a.ingester.Run(stageCtx)) }()
-	go func() { errs <- wrap("serve", stream.Read(stageCtx, k, a.cfg.NormalizedTopic, a.hub, log)) }()
+	go func() { errs <- wrap("serve", a.serve(stageCtx)) }()
 	go func() { errs <- wrap("grpc", a.gs.Serve(a.lis)) }()
 	if a.ms != nil {
 		go func() { errs <- wrap("metrics", a.ms.Serve()) }()
@@ -110,4 +110,14 @@ func wrap(stage string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %w", stage, err)
+}
+
+// serve runs the serve stage: the hub over the normalized topic.
+func (a *App) serve(ctx context.Context) error {
+	src, err := stream.NewKafkaSource(a.cfg.Kafka, a.cfg.NormalizedTopic, a.cfg.ServeQueueKB, a.log)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return a.hub.Run(ctx, src, a.log)
 }

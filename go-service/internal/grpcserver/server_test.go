@@ -430,14 +430,14 @@ func TestFilterValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := func(g pb.Gateway, c string) *pb.Payment {
-		return &pb.Payment{Gateway: g, Amount: &pb.Money{Currency: c}}
+	p := func(g pb.Gateway, c string) stream.Header {
+		return stream.HeaderOf(&pb.Payment{Gateway: g, Amount: &pb.Money{Currency: c}})
 	}
 	if !accept(p(pb.Gateway_GATEWAY_ADYEN, "EUR")) || accept(p(pb.Gateway_GATEWAY_ADYEN, "GBP")) || accept(p(pb.Gateway_GATEWAY_STRIPE, "EUR")) {
 		t.Error("filter: AND across fields, OR within one")
 	}
 	future := timestamppb.New(time.Now().Add(time.Hour))
-	old := &pb.Payment{UpdatedAt: timestamppb.Now()}
+	old := stream.HeaderOf(&pb.Payment{UpdatedAt: timestamppb.Now()})
 	if accept, _ := newFilter(&pb.StreamPaymentsRequest{Since: future}); accept(old) {
 		t.Error("since: a payment before it passed")
 	}

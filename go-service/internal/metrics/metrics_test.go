@@ -30,7 +30,7 @@ func TestMetricsAndProbes(t *testing.T) {
 	m.OnRecord("adyen", "skipped", time.Microsecond)
 	m.OnRecord("bitcoinpay", "unknown_gateway", time.Microsecond)
 	p := &pb.Payment{Gateway: pb.Gateway_GATEWAY_STRIPE, Status: pb.PaymentStatus_PAYMENT_STATUS_COMPLETED, UpdatedAt: timestamppb.New(time.Now().Add(-2 * time.Second))}
-	m.PaymentSent(p, time.Now())
+	m.PaymentSent(stream.HeaderOf(p), time.Now())
 	m.StreamFill("1", "127.0.0.1:5000", 0.25)
 
 	srv := httptest.NewServer(m.Handler())
