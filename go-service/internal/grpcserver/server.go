@@ -49,9 +49,9 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) PaymentSent(stream.Header, time.Time) {}
-func (nopObserver) StreamFill(string, string, float64) {}
-func (nopObserver) StreamEnded(string, string, string) {}
-func (nopObserver) StreamRejected(string)              {}
+func (nopObserver) StreamFill(string, string, float64)   {}
+func (nopObserver) StreamEnded(string, string, string)   {}
+func (nopObserver) StreamRejected(string)                {}
 
 // Option configures a Service.
 type Option func(*Service)
