@@ -43,8 +43,15 @@ type rig struct {
 
 func newRig(t *testing.T, window int, sec Security, opts ...Option) *rig {
 	t.Helper()
-	r := &rig{hub: stream.NewHub(stream.Options{Window: window}), lis: bufconn.Listen(1 << 20), log: &syncBuffer{}}
-	r.hub.Start(stream.Position{0: 0}, stream.Position{0: 0})
+	hub := stream.NewHub(stream.Options{Window: window})
+	hub.Start(stream.Position{0: 0}, stream.Position{0: 0})
+	return newRigOver(t, hub, sec, opts...)
+}
+
+// newRigOver serves hub, which the caller has started.
+func newRigOver(t *testing.T, hub *stream.Hub, sec Security, opts ...Option) *rig {
+	t.Helper()
+	r := &rig{hub: hub, lis: bufconn.Listen(1 << 20), log: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(r.log, nil))
 	r.svc = NewService(r.hub, nil, logger, append([]Option{WithWatchdog(20 * time.Millisecond)}, opts...)...)
 	grpcOpts, err := ServerOptions(sec, logger)

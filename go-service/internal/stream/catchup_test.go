@@ -178,7 +178,9 @@ func TestStalledCatchUpStreamFillsItsQueueAndResumesFromItsCursor(t *testing.T) 
 // A filter that lets few payments through still moves the stream along:
 // it reaches the window and gets the live ones.
 func TestFilteredCatchUpStreamReachesTheWindow(t *testing.T) {
-	h, l := serving(t, Options{Window: 10, CatchUpBuffer: 4}, 2, 100)
+	// The window (20) holds the last payments of the log and, later, the
+	// two live ones without lapping the stream.
+	h, l := serving(t, Options{Window: 20, CatchUpBuffer: 4}, 2, 100)
 	completed := func(hd Header) bool { return hd.Status == pb.PaymentStatus_PAYMENT_STATUS_COMPLETED }
 	s := open(t, h, Start{Earliest: true}, completed)
 	if ids, _ := read(t, s, 10); distinct(ids) != 10 { // payments 0, 10, ..., 90

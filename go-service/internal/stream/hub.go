@@ -80,6 +80,7 @@ type Hub struct {
 	live     Position // per partition: where "latest" starts until the hub has caught up
 	notify   chan struct{}
 	clients  int
+	started  bool // Start has been called
 
 	fold    *fold // nil once the state stage writes merged payments; see fold.go
 	catchUp *pool // nil until a Source is attached (Run, or AttachSource in tests)
@@ -145,6 +146,7 @@ func NewHub(opts Options) *Hub {
 func (h *Hub) Start(from, liveFrom Position) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.started = true
 	for p, o := range from {
 		h.first[p], h.next[p] = o, o
 	}
@@ -153,10 +155,14 @@ func (h *Hub) Start(from, liveFrom Position) {
 	}
 }
 
-// CaughtUp reports whether the hub has read up to where the topic ended at start.
+// CaughtUp reports whether the hub has read up to where the topic ended at
+// start (false before Start).
 func (h *Hub) CaughtUp() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.started {
+		return false
+	}
 	for p, o := range h.live {
 		if h.next[p] < o {
 			return false

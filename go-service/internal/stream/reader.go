@@ -25,8 +25,8 @@ func (h *Hub) Run(ctx context.Context, src Source, log *slog.Logger) error {
 	if h.fold == nil {
 		from = tail(low, end, h.opts.Window)
 	}
-	h.Start(from, end)
 	h.AttachSource(ctx, src)
+	h.Start(from, end)
 	r, err := src.Open(from)
 	if err != nil {
 		return err
