@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/config"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -274,8 +275,8 @@ func TestGetPaymentAndStats(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		stats = waitStats(t, client, 10*time.Second, func(*pb.GetStatsResponse) bool { return true })
 	}
-	if n := countTopic(t, tt.normalized); n != valid {
-		t.Errorf("normalized topic holds %d records, want %d", n, valid)
+	if n := countTopic(t, tt.events); n != valid {
+		t.Errorf("events topic holds %d records, want %d", n, valid)
 	}
 
 	for k, e := range final {
@@ -606,7 +607,8 @@ func dialWith(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientCo
 func launchServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "server"), "-host", "127.0.0.1", "-port", "0")
-	cmd.Env = append(serverEnv(tt), extraEnv...)
+	// A store of its own unless the test names one (a later STATE_DIR wins).
+	cmd.Env = append(append(serverEnv(tt), "STATE_DIR="+t.TempDir()), extraEnv...)
 	s := &server{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -642,14 +644,28 @@ func launchServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
 
 // serverEnv is the environment startServer gives the server.
 func serverEnv(tt testTopics) []string {
-	return append(cleanEnv(),
-		"KAFKA_BOOTSTRAP_SERVERS="+kafkaConfig.BootstrapServers,
+	return append(append(cleanEnv(), kafkaEnv(kafkaConfig)...),
 		"KAFKA_TOPICS="+strings.Join(tt.rawList(), ","),
+		"KAFKA_EVENTS_TOPIC="+tt.events,
 		"KAFKA_NORMALIZED_TOPIC="+tt.normalized,
+		"KAFKA_STATE_TOPIC="+tt.state,
 		"KAFKA_DLQ_TOPIC="+tt.dlq,
 		"KAFKA_GROUP_ID="+tt.group,
 		"ENV_FILE=/nonexistent",
+		"DASHBOARD_ADDR=", // off: tests run servers side by side, and its default port is fixed
 	)
+}
+
+// kafkaEnv is how the server is told to reach the cluster k.
+func kafkaEnv(k config.Kafka) []string {
+	env := []string{"KAFKA_BOOTSTRAP_SERVERS=" + k.BootstrapServers}
+	if k.APIKey != "" {
+		env = append(env, "KAFKA_API_KEY="+k.APIKey, "KAFKA_API_SECRET="+k.APISecret)
+	}
+	if k.CAFile != "" {
+		env = append(env, "KAFKA_CA_FILE="+k.CAFile)
+	}
+	return env
 }
 
 // runServerOnce runs the server binary to completion with args and env
@@ -659,7 +675,7 @@ func runServerOnce(t *testing.T, env []string, args ...string) (stdout, stderr s
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "server"), args...)
-	cmd.Env = append(cleanEnv(), append([]string{"ENV_FILE=/nonexistent"}, env...)...)
+	cmd.Env = append(cleanEnv(), append([]string{"ENV_FILE=/nonexistent", "DASHBOARD_ADDR="}, env...)...)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -746,4 +762,4 @@ func cleanEnv() []string {
 	return out
 }
 
-var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY)_|^ENV_FILE$`)
+var serverSetting = regexp.MustCompile(`^(KAFKA|GRPC|METRICS|STREAM|LOG|SHUTDOWN|INGEST|REPLAY|RECEIVER|PRODUCER|STRIPE|RAZORPAY|SQUARE|ADYEN|PAYPAL|DASHBOARD|STATE|DEDUPE)_|^(ENV_FILE|STATE_DIR)$`)

@@ -92,10 +92,12 @@ func TestPaymentsComeOutRight(t *testing.T) {
 			t.Errorf("the server's report of the refused refund does not mention %s:\n%s", want, srv.out.String())
 		}
 	}
-	resp, err = client.GetPayment(ctx, &pb.GetPaymentRequest{Gateway: pb.Gateway_GATEWAY_ADYEN, Id: psp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The state stage logs the refusal before its transaction commits and
+	// the view reads the payment's state back: wait for it.
+	eventually(t, 60*time.Second, "GetPayment of the Adyen payment", func() bool {
+		resp, err = client.GetPayment(ctx, &pb.GetPaymentRequest{Gateway: pb.Gateway_GATEWAY_ADYEN, Id: psp})
+		return err == nil
+	})
 	if p := resp.GetPayment(); p.GetStatus() != pb.PaymentStatus_PAYMENT_STATUS_AUTHORIZED || p.GetRefunded() != nil || p.GetAmount().GetCurrency() != "EUR" {
 		t.Errorf("GetPayment after a USD refund of a EUR payment: %v refunded %v amount %v; want AUTHORIZED, nothing refunded, EUR", p.GetStatus(), p.GetRefunded(), p.GetAmount())
 	}

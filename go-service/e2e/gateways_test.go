@@ -57,8 +57,8 @@ func TestAllGatewaysRealisticMix(t *testing.T) {
 	}
 
 	dlq := readTopic(t, tt.dlq, invalid, 30*time.Second)
-	if n := countTopic(t, tt.normalized); n != int64(valid) {
-		t.Errorf("normalized topic holds %d records, want %d (one per valid record)", n, valid)
+	if n := countTopic(t, tt.events); n != int64(valid) {
+		t.Errorf("events topic holds %d records, want %d (one per valid record)", n, valid)
 	}
 	if len(dlq) != invalid {
 		t.Errorf("DLQ holds %d records, want %d", len(dlq), invalid)

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/server", "../cmd/producer", "../cmd/replay")
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/server", "../cmd/producer", "../cmd/replay", "../cmd/receiver")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Println("FAIL: build binaries:", err)
@@ -65,21 +65,24 @@ func envOr(k, def string) string {
 type testTopics struct {
 	prefix     string
 	raw        map[pb.Gateway]string
+	events     string
 	normalized string
+	state      string
 	dlq        string
 	group      string
 }
 
 func newTopics(t *testing.T, gateways ...pb.Gateway) testTopics {
 	prefix := kafkatest.Name(t, "it")
-	tt := testTopics{prefix: prefix, raw: map[pb.Gateway]string{}, normalized: prefix + ".payments.normalized", dlq: prefix + ".payments.dlq", group: prefix + "-group"}
+	tt := testTopics{prefix: prefix, raw: map[pb.Gateway]string{}, events: prefix + ".payments.events", normalized: prefix + ".payments.normalized",
+		state: prefix + ".payments.state", dlq: prefix + ".payments.dlq", group: prefix + "-group"}
 	for _, g := range gateways {
 		// The suffix names the gateway: the server tells gateways by it too.
 		tt.raw[g] = prefix + ".payments.raw." + normalizer.GatewayName(g)
 	}
 	// Registered before the test starts its servers, so it runs after they
 	// stop. A failed test keeps its topics: their records tell what happened.
-	kafkatest.DeleteTopicsAfter(t, kafkaConfig, append(tt.rawList(), tt.normalized, tt.dlq)...)
+	kafkatest.DeleteTopicsAfter(t, kafkaConfig, append(tt.rawList(), tt.events, tt.normalized, tt.state, tt.dlq)...)
 	return tt
 }
 

@@ -20,7 +20,11 @@ import (
 // Valid payments of two gateways and malformed records go in; a Go client
 // and the TypeScript client each receive exactly the valid payments with
 // their fields, and every malformed record is in the DLQ with its reason.
-func TestPipelineEndToEnd(t *testing.T) {
+func TestPipelineEndToEnd(t *testing.T) { checkPipeline(t) }
+
+// checkPipeline is the core end-to-end run against the cluster kafkaConfig
+// names (TestPipelineOverSASL points it at the SASL_SSL listener).
+func checkPipeline(t *testing.T) {
 	gateways := []pb.Gateway{pb.Gateway_GATEWAY_STRIPE, pb.Gateway_GATEWAY_RAZORPAY}
 	tt := newTopics(t, gateways...)
 	recs := generate(t, synthetic.Options{Seed: 42, Gateways: gateways, Mix: synthetic.MixSimple, InvalidRate: 0.15}, 300)
@@ -65,8 +69,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 
 	dlq := readTopic(t, tt.dlq, len(invalid), 30*time.Second)
 	checkDLQ(t, dlq, invalid)
-	if n := countTopic(t, tt.normalized); n != int64(len(want)) {
-		t.Errorf("normalized topic holds %d records, want %d", n, len(want))
+	if n := countTopic(t, tt.events); n != int64(len(want)) {
+		t.Errorf("events topic holds %d records, want %d", n, len(want))
 	}
 	if n := countTopic(t, tt.dlq); n != int64(len(invalid)) {
 		t.Errorf("DLQ holds %d records, want %d", n, len(invalid))
@@ -121,7 +125,8 @@ func checkDLQ(t *testing.T, got []*ckafka.Message, invalid []synthetic.Record) {
 	}
 }
 
-// runTSClient runs the TypeScript CLI with --json and parses its payments.
+// runTSClient runs the TypeScript CLI with --json and parses its payments,
+// each of which must come with its cursor.
 func runTSClient(t *testing.T, addr string, args ...string) []*pb.Payment {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -140,11 +145,14 @@ func runTSClient(t *testing.T, addr string, args ...string) []*pb.Payment {
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var p pb.Payment
-		if err := protojson.Unmarshal(sc.Bytes(), &p); err != nil {
-			t.Fatalf("TypeScript client printed a line that is not a Payment in JSON: %v\n%s", err, sc.Text())
+		var r pb.StreamPaymentsResponse
+		if err := protojson.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("TypeScript client printed a line that is not a StreamPaymentsResponse in JSON: %v\n%s", err, sc.Text())
 		}
-		out = append(out, &p)
+		if r.GetCursor() == "" || r.GetPayment() == nil {
+			t.Fatalf("TypeScript client printed a payment without its cursor: %s", sc.Text())
+		}
+		out = append(out, r.GetPayment())
 	}
 	return out
 }

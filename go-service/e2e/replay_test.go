@@ -176,8 +176,8 @@ func TestReplayRedrivesDeadLettersOnce(t *testing.T) {
 	if n := countTopic(t, tt.raw[stripe]); n != rawBefore {
 		t.Errorf("second replay wrote to the raw topic: %d records, was %d", n, rawBefore)
 	}
-	if n := countTopic(t, tt.normalized); n != int64(len(want)) {
-		t.Errorf("normalized topic holds %d payments, want %d (each once)", n, len(want))
+	if n := countTopic(t, tt.events); n != int64(len(want)) {
+		t.Errorf("events topic holds %d payments, want %d (each once)", n, len(want))
 	}
 }
 
@@ -300,7 +300,7 @@ func TestReplayFlagsTableMatchesHelp(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("replay -h: exit %d\n%s", code, help)
 	}
-	shared := map[string]bool{"bootstrap-servers": true, "kafka-api-key": true, "kafka-api-secret": true, "partitions": true, "replication-factor": true}
+	shared := map[string]bool{"bootstrap-servers": true, "kafka-api-key": true, "kafka-api-secret": true, "kafka-ca-file": true, "partitions": true, "replication-factor": true}
 	known := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(help, -1) {
 		if !shared[m[1]] {

@@ -9,8 +9,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,4 +209,137 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// The token may come from a file (a mounted secret, with its trailing
+// newline); with a token set, /metrics needs it too while the probes stay
+// open; the metrics server listens on loopback; and the server warns that
+// the token travels without TLS.
+func TestTokenFileAndMetricsBehindToken(t *testing.T) {
+	const token = "e2e-file-Hn3xY7"
+	file := filepath.Join(t.TempDir(), "grpc-token")
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE)
+	srv := startServer(t, tt, "GRPC_AUTH_TOKEN_FILE="+file, fmt.Sprintf("METRICS_PORT=%d", port), "GRPC_HOST=127.0.0.1")
+	authed := pb.NewPaymentServiceClient(dialWith(t, srv.addr, grpc.WithPerRPCCredentials(bearerToken(token))))
+	if _, err := authed.GetStats(context.Background(), &pb.GetStatsRequest{}); err != nil {
+		t.Fatalf("GetStats with the token from the file: %v", err)
+	}
+	get := func(path, auth string) int {
+		req, err := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		path, auth string
+		want       int
+	}{
+		{"/metrics", "", http.StatusUnauthorized},
+		{"/metrics", "Bearer wrong", http.StatusUnauthorized},
+		{"/metrics", "Bearer " + token, http.StatusOK},
+		{"/healthz", "", http.StatusOK},
+		{"/readyz", "", http.StatusOK},
+	} {
+		if got := get(c.path, c.auth); got != c.want {
+			t.Errorf("GET %s (%q): %d, want %d", c.path, c.auth, got, c.want)
+		}
+	}
+	out := srv.out.String()
+	if !strings.Contains(out, fmt.Sprintf("Metrics on http://127.0.0.1:%d/metrics", port)) {
+		t.Errorf("METRICS_PORT does not mean loopback:\n%s", out)
+	}
+	if !strings.Contains(out, "the token travels in clear text") {
+		t.Errorf("no warning about a token without TLS:\n%s", out)
+	}
+	if strings.Contains(out, token) {
+		t.Errorf("the log shows the token:\n%s", out)
+	}
+
+	_, stderr, code := runServerOnce(t, []string{"GRPC_AUTH_TOKEN=" + token, "GRPC_AUTH_TOKEN_FILE=" + file})
+	if code == 0 || strings.TrimSpace(stderr) != "server: GRPC_AUTH_TOKEN and GRPC_AUTH_TOKEN_FILE are both set: keep one" {
+		t.Errorf("both token settings: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// With GRPC_TLS_CLIENT_CA the server also asks for a client certificate:
+// one the CA signed gets in, none or a stranger's fails the handshake.
+func TestMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	clientCert := selfSignedClient(t, dir, "client")     // its own CA: GRPC_TLS_CLIENT_CA
+	strangerCert := selfSignedClient(t, dir, "stranger") // signed by nobody the server trusts
+	tt := newTopics(t, pb.Gateway_GATEWAY_STRIPE)
+	srv := launchServer(t, tt, "GRPC_TLS_CERT="+certFile, "GRPC_TLS_KEY="+keyFile, "GRPC_TLS_CLIENT_CA="+filepath.Join(dir, "client.crt"))
+	if !strings.Contains(srv.out.String(), "(TLS, client certificates required)") {
+		t.Errorf("listening line does not say client certificates are required:\n%s", srv.out.String())
+	}
+	withCert := func(certs ...tls.Certificate) *grpc.ClientConn {
+		creds := credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: certs, MinVersion: tls.VersionTLS12})
+		return dialWith(t, srv.addr, grpc.WithTransportCredentials(creds))
+	}
+	health := healthpb.NewHealthClient(withCert(clientCert))
+	eventually(t, 90*time.Second, "SERVING over mutual TLS", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	})
+	for name, conn := range map[string]*grpc.ClientConn{"no client certificate": withCert(), "a stranger's certificate": withCert(strangerCert)} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("%s: %v, want UNAVAILABLE (handshake refused)", name, err)
+		}
+	}
+}
+
+// selfSignedClient writes a self-signed client certificate (it is its own
+// CA) as name.crt and name.key into dir and returns it loaded.
+func selfSignedClient(t *testing.T, dir, name string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "payment-aggregator e2e " + name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(filepath.Join(dir, name+".crt"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".key"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -10,14 +10,16 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
 // SIGTERM in the middle of a run: open streams end with UNAVAILABLE, the
 // server drains and commits exactly what it delivered and exits 0; the next
-// instance goes on from there, so the normalized topic holds every payment
-// exactly once, not a single one redelivered.
+// instance goes on from there, so the events topic holds every payment
+// exactly once, not a single one redelivered, and so does the normalized
+// topic as a read_committed client reads it.
 func TestGracefulShutdownCommitsWhatWasDelivered(t *testing.T) {
 	const total = 20000
 	gateways := []pb.Gateway{pb.Gateway_GATEWAY_STRIPE, pb.Gateway_GATEWAY_RAZORPAY, pb.Gateway_GATEWAY_SQUARE}
@@ -30,7 +32,7 @@ func TestGracefulShutdownCommitsWhatWasDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, func() bool { return countTopic(t, tt.normalized) >= total/4 })
+	waitFor(t, time.Minute, func() bool { return countTopic(t, tt.events) >= total/4 })
 	began := time.Now()
 	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -43,14 +45,17 @@ func TestGracefulShutdownCommitsWhatWasDelivered(t *testing.T) {
 		t.Errorf("open stream ended with %v, want UNAVAILABLE", streamErr)
 	}
 	first.waitExit(t, 30*time.Second)
-	atStop := countTopic(t, tt.normalized)
+	atStop := countTopic(t, tt.events)
 	t.Logf("SIGTERM after %d of %d; exited in %v", atStop, total, time.Since(began).Round(time.Millisecond))
 
 	startServer(t, tt)
-	waitFor(t, 2*time.Minute, func() bool { return countTopic(t, tt.normalized) >= total })
+	waitFor(t, 2*time.Minute, func() bool { return countTopic(t, tt.events) >= total })
 	time.Sleep(2 * time.Second) // anything redelivered would land now
-	if n := countTopic(t, tt.normalized); n != total {
-		t.Errorf("normalized topic holds %d records for %d raw records: the stop did not commit exactly what it delivered", n, total)
+	if n := countTopic(t, tt.events); n != total {
+		t.Errorf("events topic holds %d records for %d raw records: the stop did not commit exactly what it delivered", n, total)
+	}
+	if got := len(kafkatest.ReadCommitted(t, kafkaConfig, tt.normalized, time.Minute)); got != total {
+		t.Errorf("normalized topic holds %d committed records for %d payments", got, total)
 	}
 }
 

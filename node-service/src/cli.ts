@@ -51,10 +51,16 @@ Commands:
 Common options:
   --server HOST:PORT   gRPC server (default: $GRPC_SERVER, else ${DEFAULT_SERVER})
   --json               machine-readable output: one JSON object per line on
-                       stdout; status lines ([CLIENT] …) go to stderr
+                       stdout; status lines ([CLIENT] …) go to stderr. A
+                       streamed payment comes with its cursor:
+                       {"payment":{…},"cursor":"c1.…"} (StreamPaymentsResponse);
+                       get prints the Payment, stats the GetStatsResponse
   --token TOKEN        send "authorization: Bearer TOKEN" (default: $GRPC_TOKEN)
   --tls                connect with TLS (system root certificates)
   --ca FILE            trust this PEM CA certificate (implies --tls)
+  --cert FILE          client certificate (PEM) for a server that requires
+                       one (mutual TLS); with --key; implies --tls
+  --key FILE           private key (PEM) of --cert
   --timeout SECONDS    give up on the first connection, or on a get/stats
                        call, after this long (default ${DEFAULT_TIMEOUT_SECONDS}); once
                        streaming, reconnection goes on until Ctrl-C
@@ -63,8 +69,14 @@ Common options:
 Environment:
   GRPC_SERVER          default for --server
   GRPC_TOKEN           default for --token
+  GRPC_CLIENT_CERT     default for --cert
+  GRPC_CLIENT_KEY      default for --key
   NO_COLOR             set (non-empty) to never color output; color is only
                        used when the output is a terminal anyway
+
+Text from the server (ids, currencies, messages) is printed with control
+characters escaped (\x1b, \u{202e}): a crafted id cannot drive the terminal.
+A --token sent without TLS to a host other than this machine is warned about.
 
 Exit status: 0 done (also after Ctrl-C), 1 error (cannot connect, not found,
 server refused the request), 2 bad command line.
@@ -85,6 +97,8 @@ export interface Cli {
   token: string | undefined;
   tls: boolean;
   caFile: string | undefined;
+  certFile: string | undefined;
+  keyFile: string | undefined;
   timeoutMs: number;
   json: boolean;
   command: Command;
@@ -109,6 +123,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = {}): Cli {
         token: { type: "string" },
         tls: { type: "boolean" },
         ca: { type: "string" },
+        cert: { type: "string" },
+        key: { type: "string" },
         timeout: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -125,11 +141,19 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = {}): Cli {
   const timeout = parseNumber("--timeout", values.timeout ?? String(DEFAULT_TIMEOUT_SECONDS));
   if (!(timeout > 0)) throw new UsageError(`--timeout ${JSON.stringify(values.timeout)}: want seconds > 0`);
   if (values.ca === "") throw new UsageError("--ca: want the path of a PEM file");
+  const certFile = values.cert ?? (env.GRPC_CLIENT_CERT || undefined);
+  const keyFile = values.key ?? (env.GRPC_CLIENT_KEY || undefined);
+  if (certFile === "" || keyFile === "") throw new UsageError(`--${certFile === "" ? "cert" : "key"}: want the path of a PEM file`);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--cert and --key go together (GRPC_CLIENT_CERT, GRPC_CLIENT_KEY): a client certificate needs its key");
+  }
   const common = {
     server,
     token: values.token ?? (env.GRPC_TOKEN || undefined),
-    tls: (values.tls ?? false) || values.ca !== undefined,
+    tls: (values.tls ?? false) || values.ca !== undefined || certFile !== undefined,
     caFile: values.ca,
+    certFile,
+    keyFile,
     timeoutMs: Math.round(timeout * 1000),
     json: values.json ?? false,
   };
@@ -318,4 +342,21 @@ function parseArgsMessage(err: unknown): string {
     default:
       return message.split("\n")[0] ?? message;
   }
+}
+
+// isLoopback: does host:port name this machine (localhost, 127.0.0.0/8, ::1)?
+export function isLoopback(server: string): boolean {
+  let host = server.trim().toLowerCase();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
+  if (bracketed) host = bracketed[1] ?? "";
+  else if (host.split(":").length === 2) host = host.split(":")[0] ?? "";
+  return host === "localhost" || host.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "::1";
+}
+
+// transportWarning is the line to print when a token would cross a network
+// in clear text: a --token without TLS to another machine. On loopback the
+// token never leaves this machine (the course's setup), so nothing is said.
+export function transportWarning(cli: Pick<Cli, "token" | "tls" | "server">): string | undefined {
+  if (cli.token === undefined || cli.tls || isLoopback(cli.server)) return undefined;
+  return `[CLIENT] Warning: the token goes to ${cli.server} without TLS, readable by anyone on the way; add --tls (or --ca FILE)`;
 }

@@ -27,6 +27,10 @@ export interface ClientOptions {
   // Use TLS; `ca` is a PEM file's contents to trust (default: system roots).
   tls?: boolean;
   ca?: Buffer;
+  // Client certificate chain and private key (PEM) for a server that
+  // requires one (mutual TLS, GRPC_TLS_CLIENT_CA); both or neither.
+  cert?: Buffer;
+  key?: Buffer;
   // Bearer token sent as `authorization: Bearer <token>` metadata on every call.
   token?: string;
   // Extra @grpc/grpc-js channel options; they override the defaults below.
@@ -135,8 +139,8 @@ export class PaymentClient {
   private readonly metadata: grpc.Metadata;
 
   constructor(readonly options: ClientOptions) {
-    const creds = options.tls || options.ca
-      ? grpc.credentials.createSsl(options.ca ?? null)
+    const creds = options.tls || options.ca || options.cert
+      ? grpc.credentials.createSsl(options.ca ?? null, options.key ?? null, options.cert ?? null)
       : grpc.credentials.createInsecure();
     this.client = new PaymentServiceClient(options.address, creds, {
       "grpc.keepalive_time_ms": 30_000,

@@ -7,10 +7,10 @@
 //
 // Run with --help for every flag. The library underneath is src/client.ts.
 import { readFileSync } from "node:fs";
-import { type Cli, HELP, UsageError, parseCli } from "./cli";
+import { type Cli, HELP, UsageError, parseCli, transportWarning } from "./cli";
 import { type DisconnectInfo, PaymentClient, type ReconnectInfo, describeError, isStatus } from "./client";
-import { paymentLine } from "./format";
-import { paint, paymentJSON, statsTable, summaryLine, useColor } from "./output";
+import { paymentLine, safeJSON, safeText } from "./format";
+import { paint, paymentJSON, statsTable, streamJSON, summaryLine, useColor } from "./output";
 import { GetStatsResponse, gatewayToJSON } from "./gen/payment";
 import { status } from "@grpc/grpc-js";
 
@@ -19,9 +19,15 @@ type Out = NodeJS.WriteStream;
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let cli: Cli;
   let ca: Buffer | undefined;
+  let cert: Buffer | undefined;
+  let key: Buffer | undefined;
   try {
     cli = parseCli(argv, env);
-    if (cli.caFile !== undefined) ca = readCA(cli.caFile);
+    if (cli.caFile !== undefined) ca = readPEM("--ca", cli.caFile);
+    if (cli.certFile !== undefined && cli.keyFile !== undefined) {
+      cert = readPEM("--cert", cli.certFile);
+      key = readPEM("--key", cli.keyFile);
+    }
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`client: ${err.message} (run with --help)\n`);
@@ -31,7 +37,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const client = new PaymentClient({ address: cli.server, tls: cli.tls, ca, token: cli.token });
+  const warning = transportWarning(cli);
+  if (warning) process.stderr.write(paint(warning, "yellow", useColor(process.stderr, env)) + "\n");
+  const client = new PaymentClient({ address: cli.server, tls: cli.tls, ca, cert, key, token: cli.token });
   try {
     switch (cli.command.kind) {
       case "stream":
@@ -78,7 +86,7 @@ async function stream(
         return 0;
       }
       process.stderr.write(
-        paint(`[CLIENT] Error: cannot reach ${cli.server} within ${cli.timeoutMs / 1000}s: ${describeError(err)} (is the server running? \`make server\` starts it)`, "red", useColor(process.stderr, env)) + "\n",
+        paint(safeText(`[CLIENT] Error: cannot reach ${cli.server} within ${cli.timeoutMs / 1000}s: ${describeError(err)} (is the server running? \`make server\` starts it)`), "red", useColor(process.stderr, env)) + "\n",
       );
       return 1;
     }
@@ -86,18 +94,18 @@ async function stream(
     const payments = client.payments(request, {
       signal: abort.signal,
       onDisconnect: (i: DisconnectInfo) =>
-        log(paint(`[CLIENT] ${i.error ? `Stream interrupted (${describeError(i.error)})` : "Server ended the stream"}; reconnecting in ${i.delayMs} ms`, "yellow", color)),
+        log(paint(safeText(`[CLIENT] ${i.error ? `Stream interrupted (${describeError(i.error)})` : "Server ended the stream"}; reconnecting in ${i.delayMs} ms`), "yellow", color)),
       onReconnect: (i: ReconnectInfo) =>
-        log(paint(i.cursor ? `[CLIENT] Reconnected, resuming after ${i.cursor}` : "[CLIENT] Reconnected, starting again (no payment received yet)", "yellow", color)),
+        log(paint(i.cursor ? `[CLIENT] Reconnected, resuming after ${safeText(i.cursor)}` : "[CLIENT] Reconnected, starting again (no payment received yet)", "yellow", color)),
     });
     for await (const { payment, cursor } of payments) {
       received++;
       lastCursor = cursor;
-      process.stdout.write((cli.json ? paymentJSON(payment) : paymentLine(payment)) + "\n");
+      process.stdout.write((cli.json ? streamJSON(payment, cursor) : paymentLine(payment)) + "\n");
       if (count > 0 && received >= count) break;
     }
   } catch (err) {
-    process.stderr.write(paint(`[CLIENT] Error: ${describeError(err)}`, "red", useColor(process.stderr, env)) + "\n");
+    process.stderr.write(paint(safeText(`[CLIENT] Error: ${describeError(err)}`), "red", useColor(process.stderr, env)) + "\n");
     if (received > 0) log(summaryLine(received, lastCursor));
     return 1;
   } finally {
@@ -119,7 +127,7 @@ async function get(client: PaymentClient, cli: Cli, gateway: Parameters<PaymentC
     const message = isStatus(err, status.NOT_FOUND)
       ? `payment not found: the server knows no ${name} payment with id ${JSON.stringify(id)}`
       : describeError(err) + connectHint(err, cli);
-    process.stderr.write(`[CLIENT] Error: ${message}\n`);
+    process.stderr.write(safeText(`[CLIENT] Error: ${message}`) + "\n");
     return 1;
   }
 }
@@ -127,10 +135,10 @@ async function get(client: PaymentClient, cli: Cli, gateway: Parameters<PaymentC
 async function stats(client: PaymentClient, cli: Cli): Promise<number> {
   try {
     const s = await client.getStats({ timeoutMs: cli.timeoutMs });
-    process.stdout.write(cli.json ? JSON.stringify(GetStatsResponse.toJSON(s)) + "\n" : statsTable(s));
+    process.stdout.write(cli.json ? safeJSON(JSON.stringify(GetStatsResponse.toJSON(s))) + "\n" : statsTable(s));
     return 0;
   } catch (err) {
-    process.stderr.write(`[CLIENT] Error: ${describeError(err)}${connectHint(err, cli)}\n`);
+    process.stderr.write(safeText(`[CLIENT] Error: ${describeError(err)}${connectHint(err, cli)}`) + "\n");
     return 1;
   }
 }
@@ -141,11 +149,11 @@ function connectHint(err: unknown, cli: Cli): string {
     : "";
 }
 
-function readCA(file: string): Buffer {
+function readPEM(flag: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new UsageError(`--ca ${file}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`);
+    throw new UsageError(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`);
   }
 }
 

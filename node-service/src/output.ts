@@ -1,8 +1,8 @@
 // Output of the CLI beyond the [LOG] line: --json lines, the stats table,
 // and colors. (src/format.ts keeps money and the [LOG] line.)
 import { styleText } from "node:util";
-import { type GetStatsResponse, Payment } from "./gen/payment";
-import { formatMoney } from "./format";
+import { type GetStatsResponse, Payment, StreamPaymentsResponse } from "./gen/payment";
+import { formatMoney, safeJSON, safeText } from "./format";
 
 function shortName(value: string, prefix: string): string {
   return value.startsWith(prefix) ? value.slice(prefix.length) : value;
@@ -11,7 +11,15 @@ function shortName(value: string, prefix: string): string {
 // paymentJSON is one payment as a line of --json output: the proto3 JSON
 // mapping (enum names, int64 as strings), what protojson.Unmarshal reads.
 export function paymentJSON(p: Payment): string {
-  return JSON.stringify(Payment.toJSON(p));
+  return safeJSON(JSON.stringify(Payment.toJSON(p)));
+}
+
+// streamJSON is one streamed payment as a line of --json output: a
+// StreamPaymentsResponse in the proto3 JSON mapping, so the cursor that
+// resumes right after the payment comes with it:
+//   {"payment":{"id":"pi_…",…},"cursor":"c1.…"}
+export function streamJSON(payment: Payment, cursor: string): string {
+  return safeJSON(JSON.stringify(StreamPaymentsResponse.toJSON({ payment, cursor })));
 }
 
 // statsTable renders GetStats for people: one "name  value" row per line,
@@ -37,6 +45,9 @@ export function statsTable(s: GetStatsResponse): string {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([topic, lag]) => [topic, lag.toString()])]);
 
+  // Names come from the server (topics, codes): shown escaped, so that the
+  // widths are those of what is printed.
+  for (const [, r] of sections) for (const row of r) row[0] = safeText(row[0]);
   const rows = sections.flatMap(([, r]) => r);
   const nameWidth = Math.max(0, ...rows.map(([k]) => k.length));
   const valueWidth = Math.max(0, ...rows.map(([, v]) => v.length));
@@ -69,5 +80,5 @@ export function paint(text: string, color: "green" | "yellow" | "red", on: boole
 
 // summaryLine: "[CLIENT] Received 3 payment(s); resume with --from c1.…"
 export function summaryLine(received: number, cursor: string): string {
-  return `[CLIENT] Received ${received} payment(s)${cursor ? `; resume with --from ${cursor}` : ""}`;
+  return `[CLIENT] Received ${received} payment(s)${cursor ? `; resume with --from ${safeText(cursor)}` : ""}`;
 }

@@ -3,11 +3,13 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { type Cli, GATEWAY_NAMES, HELP, STATUS_NAMES, UsageError, buildStreamRequest, parseCli, parseFrom, parseTime } from "../src/cli";
+import { type Cli, GATEWAY_NAMES, HELP, STATUS_NAMES, UsageError, buildStreamRequest, isLoopback, parseCli, parseFrom, parseTime, transportWarning } from "../src/cli";
 import { Gateway, PaymentStatus, StartPosition } from "../src/gen/payment";
 import { fail, payment, payments, send, serviceError, startFake, startIndex } from "./scripted-server";
 import { execFileSync } from "node:child_process";
-import { NODE_SERVICE, run, runCli, startCli } from "./harness";
+import { NODE_SERVICE, mutualTLSCerts, run, runCli, startCli } from "./harness";
+import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 
 function stream(cli: Cli) {
   assert.equal(cli.command.kind, "stream");
@@ -143,11 +145,50 @@ describe("parseCli", () => {
     usage(["--timeout", "soon"], /^--timeout "soon": want a number$/);
     usage(["--server", ""], /^--server: want HOST:PORT/);
     usage(["--ca", ""], /^--ca: want the path of a PEM file$/);
+    usage(["--cert", "c.pem"], /^--cert and --key go together/);
+    usage(["--key", "k.pem"], /^--cert and --key go together/);
+    usage([], /^--cert and --key go together/, { GRPC_CLIENT_CERT: "c.pem" });
+    usage(["--cert", "", "--key", "k.pem"], /^--cert: want the path of a PEM file$/);
+  });
+
+  test("client certificate: flags, then environment; implies TLS", () => {
+    const flags = parseCli(["--cert", "c.pem", "--key", "k.pem"]);
+    assert.equal(flags.certFile, "c.pem");
+    assert.equal(flags.keyFile, "k.pem");
+    assert.equal(flags.tls, true);
+    const env = parseCli([], { GRPC_CLIENT_CERT: "ec.pem", GRPC_CLIENT_KEY: "ek.pem" });
+    assert.equal(env.certFile, "ec.pem");
+    assert.equal(env.keyFile, "ek.pem");
+    assert.equal(parseCli([]).certFile, undefined);
+  });
+
+  test("a token without TLS to another machine is warned about", () => {
+    const cases: Array<[string, string | undefined, boolean, boolean]> = [
+      ["payments.example.com:50051", "tok-q7", false, true],
+      ["10.0.0.7:50051", "tok-q7", false, true],
+      ["[2001:db8::1]:50051", "tok-q7", false, true],
+      ["payments.example.com:50051", "t", true, false],
+      ["payments.example.com:50051", undefined, false, false],
+      ["localhost:50051", "t", false, false],
+      ["127.0.0.1:50051", "t", false, false],
+      ["[::1]:50051", "t", false, false],
+    ];
+    for (const [server, token, tls, warn] of cases) {
+      const w = transportWarning({ server, token, tls });
+      assert.equal(w !== undefined, warn, `${server} token=${token} tls=${tls}: ${w}`);
+      if (w) {
+        assert.match(w, /without TLS/);
+        assert.ok(!w.includes(token ?? "\u0000"), "the warning does not show the token");
+      }
+    }
+    assert.equal(isLoopback("LOCALHOST:1"), true);
+    assert.equal(isLoopback("127.10.0.1:1"), true);
+    assert.equal(isLoopback("128.0.0.1:1"), false);
   });
 
   test("--help documents every flag, subcommand and environment variable", () => {
-    for (const word of ["--server", "--gateway", "--currency", "--status", "--from", "--json", "--count", "--token", "--tls", "--ca", "--timeout", "--help",
-      "get <gateway> <id>", "stats", "GRPC_SERVER", "GRPC_TOKEN", "NO_COLOR", "earliest", "latest", "RFC 3339", ...GATEWAY_NAMES, ...STATUS_NAMES]) {
+    for (const word of ["--server", "--gateway", "--currency", "--status", "--from", "--json", "--count", "--token", "--tls", "--ca", "--cert", "--key", "--timeout", "--help",
+      "get <gateway> <id>", "stats", "GRPC_SERVER", "GRPC_TOKEN", "GRPC_CLIENT_CERT", "GRPC_CLIENT_KEY", "NO_COLOR", '"cursor"', "earliest", "latest", "RFC 3339", ...GATEWAY_NAMES, ...STATUS_NAMES]) {
       assert.ok(HELP.includes(word), `help mentions ${word}`);
     }
   });
@@ -236,10 +277,15 @@ describe("the CLI process", { concurrency: true }, () => {
     const r = await runCli(["--server", f.address, "--json", "--count", "3", "--from", "earliest", "--gateway", "stripe"]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split("\n");
-    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { id: string }).id), ["pay_0", "pay_1", "pay_2"]);
+    const parsed = lines.map((l) => JSON.parse(l) as { payment: { id: string }; cursor: string });
+    assert.deepEqual(parsed.map((l) => l.payment.id), ["pay_0", "pay_1", "pay_2"]);
+    assert.deepEqual(parsed.map((l) => l.cursor), ["k0", "k1", "k2"], "each payment comes with the cursor that resumes after it");
     assert.deepEqual(JSON.parse(lines[0] ?? ""), {
-      id: "pay_0", gateway: "GATEWAY_STRIPE", amount: { amountMinor: "5000", currency: "USD" },
-      status: "PAYMENT_STATUS_COMPLETED", method: "card", eventId: "evt_pay_0",
+      payment: {
+        id: "pay_0", gateway: "GATEWAY_STRIPE", amount: { amountMinor: "5000", currency: "USD" },
+        status: "PAYMENT_STATUS_COMPLETED", method: "card", eventId: "evt_pay_0",
+      },
+      cursor: "k0",
     });
     assert.equal(r.stderr, "[CLIENT] Connected to gRPC server\n[CLIENT] Received 3 payment(s); resume with --from k2\n");
     assert.deepEqual(f.requests[0]?.gateways, [Gateway.GATEWAY_STRIPE]);
@@ -287,5 +333,52 @@ describe("the CLI process", { concurrency: true }, () => {
     assert.equal(missing.code, 1);
     assert.equal(missing.stdout, "");
     assert.equal(missing.stderr, "[CLIENT] Error: payment not found: the server knows no stripe payment with id \"pi_nope\"\n");
+  });
+  test("a crafted id and server message reach the terminal escaped", async () => {
+    const evil = "pi_\u001b]0;owned\u0007\u001b[2J";
+    const f = await fake({
+      stream: (call) => {
+        call.write({ payment: payment(evil), cursor: "k\u001b[31m0" });
+        fail(call, grpc.status.INVALID_ARGUMENT, "bad \u001b[31mthing\u009b");
+      },
+      getPayment: () => serviceError(grpc.status.NOT_FOUND, "no"),
+    });
+    const [r, get] = await Promise.all([
+      runCli(["--server", f.address, "--from", "earliest"]),
+      runCli(["--server", f.address, "get", "stripe", evil]),
+    ]);
+    for (const out of [r.stdout, r.stderr, get.stdout, get.stderr]) {
+      assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, JSON.stringify(out));
+    }
+    assert.match(r.stdout, /^\[LOG\] Payment: pi_\\x1b\]0;owned\\x07\\x1b\[2J \|/m);
+    assert.match(r.stderr, /INVALID_ARGUMENT: bad \\x1b\[31mthing\\x9b/);
+    assert.match(get.stderr, /payment not found: .*pi_\\\\u001b/);
+  });
+
+  test("a client certificate gets through a server that requires one; none or a stranger's does not", async (t) => {
+    const certs = await mutualTLSCerts();
+    t.after(() => rm(certs.dir, { recursive: true, force: true }));
+    const creds = grpc.ServerCredentials.createSsl(readFileSync(certs.ca),
+      [{ cert_chain: readFileSync(certs.serverCert), private_key: readFileSync(certs.serverKey) }], true);
+    const f = await startFake({ stream: (call) => send(call, payments(1), 0, 1) }, 0, creds);
+    stops.push(() => f.stop());
+    const common = ["--server", f.address, "--ca", certs.ca, "--count", "1", "--timeout", "3"];
+    const [good, none, stranger] = await Promise.all([
+      runCli([...common, "--cert", certs.clientCert, "--key", certs.clientKey]),
+      runCli(common),
+      runCli(common, { GRPC_CLIENT_CERT: certs.strangerCert, GRPC_CLIENT_KEY: certs.strangerKey }),
+    ]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, /^\[LOG\] Payment: pay_0 /m);
+    assert.equal(none.code, 1, "no client certificate: refused");
+    assert.equal(stranger.code, 1, "a certificate the CA did not sign: refused");
+  });
+
+  test("--token over plaintext to another host: a warning on stderr, without the token", async () => {
+    // Nothing listens on TEST-NET-1 (RFC 5737): the client warns, then fails to connect.
+    const r = await runCli(["--server", "192.0.2.1:50051", "--token", "s3cret-x", "--timeout", "0.5"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^\[CLIENT\] Warning: the token goes to 192\.0\.2\.1:50051 without TLS/m);
+    assert.ok(!(r.stdout + r.stderr).includes("s3cret-x"));
   });
 });

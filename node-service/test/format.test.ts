@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatMoney, minorUnits, paymentLine, toDecimal } from "../src/format";
-import { paint, paymentJSON, statsTable, summaryLine, useColor } from "../src/output";
+import { formatMoney, minorUnits, paymentLine, safeJSON, safeText, toDecimal } from "../src/format";
+import { paint, paymentJSON, statsTable, streamJSON, summaryLine, useColor } from "../src/output";
 import { Gateway, Payment, PaymentStatus } from "../src/gen/payment";
 
 test("minor units come from ISO 4217", () => {
@@ -135,4 +135,53 @@ test("color only on a terminal and without NO_COLOR", () => {
 test("summaryLine", () => {
   assert.equal(summaryLine(0, ""), "[CLIENT] Received 0 payment(s)");
   assert.equal(summaryLine(3, "c1.abc"), "[CLIENT] Received 3 payment(s); resume with --from c1.abc");
+});
+
+// What a terminal would obey: ESC/CSI sequences, BEL, CR, DEL, C1, bidi overrides.
+const TERMINAL_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+test("safeText shows control characters escaped, and only them", () => {
+  const cases: Array<[string, string]> = [
+    ["pi_123", "pi_123"],
+    ["pi_\u001b]0;pwned\u0007", "pi_\\x1b]0;pwned\\x07"],
+    ["pi_\u001b[2J\u001b[H", "pi_\\x1b[2J\\x1b[H"],
+    ["a\rb\nc\td", "a\\x0db\\x0ac\\x09d"],
+    ["csi\u009b31m", "csi\\x9b31m"],
+    ["del\u007f", "del\\x7f"],
+    ["bidi\u202egnp.exe", "bidi\\u{202e}gnp.exe"],
+    ["back\\slash", "back\\\\slash"],
+    ["café ₹ 日本", "café ₹ 日本"],
+  ];
+  for (const [input, want] of cases) {
+    assert.equal(safeText(input), want, JSON.stringify(input));
+    assert.doesNotMatch(safeText(input), TERMINAL_CONTROLS);
+  }
+});
+
+test("a crafted id or currency cannot drive the terminal: line, JSON, stats, summary", () => {
+  const evil = "pi_\u001b]8;;https://evil.example\u0007click\u001b]8;;\u0007\u009b2J\u202e";
+  const p = { ...paymentBase(), id: evil, amount: { amountMinor: 100n, currency: "US\u001bD" } };
+  const line = paymentLine(p);
+  assert.doesNotMatch(line, TERMINAL_CONTROLS, line);
+  assert.match(line, /^\[LOG\] Payment: pi_\\x1b\]8;;https:\/\/evil\.example\\x07click/);
+  for (const json of [paymentJSON(p), streamJSON(p, "c1.\u001b[31m")]) {
+    assert.doesNotMatch(json, TERMINAL_CONTROLS, json);
+    const back = JSON.parse(json) as { id?: string; payment?: { id: string } };
+    assert.equal(back.id ?? back.payment?.id, evil, "the JSON value is unchanged");
+  }
+  assert.doesNotMatch(summaryLine(1, "c1.\u001b[31m"), TERMINAL_CONTROLS);
+  const table = statsTable({
+    paymentsByGateway: { ["GATEWAY_\u001b[31mX"]: 1n }, paymentsByStatus: {}, totalsByCurrency: {}, dlqCount: 0n,
+    dlqByCode: { ["code\u0007"]: 1n }, connectedClients: 0, consumerLag: { ["topic\u009b"]: 0n }, paymentsTotal: 1n, skippedCount: 0n, duplicatesDropped: 0n,
+  });
+  assert.doesNotMatch(table.trimEnd(), TERMINAL_CONTROLS, table);
+  assert.equal(safeJSON(JSON.stringify("\u0085\u2028")), '"\\u0085\\u2028"');
+});
+
+test("streamJSON is a StreamPaymentsResponse: the payment and its cursor", () => {
+  const json = streamJSON(paymentBase(), "c1.abc");
+  assert.ok(!json.includes("\n"));
+  const back = JSON.parse(json) as { payment: { id: string }; cursor: string };
+  assert.equal(back.payment.id, paymentBase().id);
+  assert.equal(back.cursor, "c1.abc");
 });

@@ -3,8 +3,8 @@
 // test, so tests never see each other's payments). Everything started here
 // is tracked and killed by killAll() (and at the latest when the test process exits).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -141,6 +141,19 @@ export async function kafkaSkipReason(): Promise<string | undefined> {
   return `skipping integration tests: ${why}`;
 }
 
+// freePort is a loopback port free a moment ago (for a server that must
+// keep its port across a restart, where port 0 would not do).
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 // ---------------------------------------------------------------- Go binaries
 
 export interface Binaries {
@@ -239,6 +252,7 @@ async function startServerOnce(bin: Binaries, topics: Topics, opts: ServerOption
       KAFKA_NORMALIZED_TOPIC: topics.normalized,
       KAFKA_DLQ_TOPIC: topics.dlq,
       KAFKA_GROUP_ID: topics.group,
+      DASHBOARD_ADDR: "", // off unless a test asks: tests run servers side by side, and its default port is fixed
       ...opts.env,
     }),
   });
@@ -325,6 +339,33 @@ export async function selfSignedCert(): Promise<{ dir: string; cert: string; key
     ], { timeout: 30_000 }, (err, _out, stderr) => (err ? reject(new Error(`openssl: ${err.message}\n${stderr}`)) : resolve())),
   );
   return { dir, cert, key };
+}
+
+// mutualTLSCerts makes, with openssl, a CA; a server certificate it signs
+// (127.0.0.1, localhost); a client certificate it signs; and a client
+// certificate it did not sign (self-signed). PEM file paths.
+export async function mutualTLSCerts(): Promise<{
+  dir: string; ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; strangerCert: string; strangerKey: string;
+}> {
+  const dir = await mkdtemp(path.join(tmpdir(), "node-service-mtls-"));
+  const f = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => new Promise<void>((resolve, reject) =>
+    execFile("openssl", args, { timeout: 30_000 }, (err, _out, stderr) => (err ? reject(new Error(`openssl ${args[0]}: ${err.message}\n${stderr}`)) : resolve())));
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl("req", "-x509", ...ec, "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "1", "-subj", "/CN=test CA");
+  const signed = async (name: string, ext: string) => {
+    await openssl("req", ...ec, "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${name}`);
+    await writeFile(f(`${name}.ext`), ext);
+    await openssl("x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial",
+      "-days", "1", "-extfile", f(`${name}.ext`), "-out", f(`${name}.pem`));
+  };
+  await signed("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  await signed("client", "extendedKeyUsage=clientAuth\n");
+  await openssl("req", "-x509", ...ec, "-keyout", f("stranger.key"), "-out", f("stranger.pem"), "-days", "1", "-subj", "/CN=stranger");
+  return {
+    dir, ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"),
+    clientCert: f("client.pem"), clientKey: f("client.key"), strangerCert: f("stranger.pem"), strangerKey: f("stranger.key"),
+  };
 }
 
 // ---------------------------------------------------------------- producer

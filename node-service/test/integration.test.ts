@@ -44,8 +44,14 @@ interface JSONPayment {
   amount: { amountMinor: string; currency: string };
 }
 
+// jsonLines reads streamed --json output: one {"payment":…,"cursor":…} per
+// line; every payment comes with its cursor.
 function jsonLines(stdout: string): JSONPayment[] {
-  return stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as JSONPayment);
+  return stdout.split("\n").filter((l) => l !== "").map((l) => {
+    const line = JSON.parse(l) as { payment: JSONPayment; cursor?: string };
+    assert.match(line.cursor ?? "", /^c1\./, `a --json line without its cursor: ${l}`);
+    return line.payment;
+  });
 }
 
 // The latest state of every payment: the last event of each in stream order.
@@ -191,7 +197,7 @@ describe("against the real server and Kafka", { concurrency: true }, () => {
       assert.equal(a.code, 0, a.stderr);
       assert.equal(a.stdout, paymentLine(many) + "\n");
       assert.equal(b.code, 0, b.stderr);
-      const p = jsonLines(b.stdout)[0];
+      const p = JSON.parse(b.stdout) as JSONPayment; // get prints the Payment alone: it has no cursor
       assert.equal(p?.id, one.id);
       assert.equal(p?.eventId, one.eventId);
       assert.equal(missing.code, 1);

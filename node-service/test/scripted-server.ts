@@ -32,7 +32,7 @@ export interface FakeServer {
   stop(): Promise<void>;
 }
 
-export async function startFake(handlers: Handlers, port = 0): Promise<FakeServer> {
+export async function startFake(handlers: Handlers, port = 0, credentials = grpc.ServerCredentials.createInsecure()): Promise<FakeServer> {
   const server = new grpc.Server();
   const requests: StreamPaymentsRequest[] = [];
   const metadata: grpc.Metadata[] = [];
@@ -58,7 +58,7 @@ export async function startFake(handlers: Handlers, port = 0): Promise<FakeServe
     },
   });
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     address: `127.0.0.1:${bound}`,

@@ -1,6 +1,7 @@
 // Command producer sends synthetic gateway webhooks to Kafka, each in its
 // gateway's own JSON format: what real gateways would post to a webhook
-// receiver in front of the aggregator.
+// receiver in front of the aggregator. With -via it is the gateways: it
+// signs each webhook as its gateway would and POSTs it to the receiver.
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/money"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
+	"github.com/paymentgateway/aggregator/go-service/internal/webhook"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -37,15 +39,12 @@ type settings struct {
 	invalidRate float64
 	quiet       bool
 	logFormat   string
+	via         string
+	signer      webhook.SignerConfig
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return
-		}
-		logging.Fatal("producer", err)
-	}
+	logging.Main("producer", config.ErrHelp, run)
 }
 
 func parse(args []string) (settings, error) {
@@ -64,6 +63,22 @@ func parse(args []string) (settings, error) {
 	set.Float(&s.invalidRate, "invalid-rate", "PRODUCER_INVALID_RATE", 0, 0, 1, "share of records made malformed on purpose, to exercise the dead-letter topic")
 	set.Bool(&s.quiet, "quiet", "", false, "print only the summary, not a line per record")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text or json")
+	set.String(&s.via, "via", "PRODUCER_VIA", "", "receiver base URL (http://127.0.0.1:8080): sign each webhook as its gateway would and POST it to <URL>/webhooks/<gateway> instead of writing to Kafka; the secrets are the receiver's settings below")
+	c := &s.signer
+	set.Secret(&c.StripeSecret, "stripe-secret", "STRIPE_WEBHOOK_SECRET", "with -via: Stripe signing secret (the first of the list signs)")
+	set.Secret(&c.RazorpaySecret, "razorpay-secret", "RAZORPAY_WEBHOOK_SECRET", "with -via: Razorpay webhook secret")
+	set.Secret(&c.SquareKey, "square-signature-key", "SQUARE_WEBHOOK_SIGNATURE_KEY", "with -via: Square signature key")
+	set.String(&c.SquareURL, "square-url", "SQUARE_WEBHOOK_URL", "", "with -via: the notification URL Square signs")
+	set.Secret(&c.AdyenHexKey, "adyen-hmac-key", "ADYEN_HMAC_KEY", "with -via: Adyen HMAC key (hex)")
+	set.String(&c.PayPalWebhookID, "paypal-webhook-id", "PAYPAL_WEBHOOK_ID", "", "with -via: PayPal webhook id")
+	set.String(&c.PayPalDevCAFile, "paypal-dev-ca-file", "PAYPAL_DEV_CA_FILE", "", "with -via: file to write this run's throwaway PayPal CA to (the receiver trusts it in development mode)")
+	set.String(&c.PayPalDevCertHost, "paypal-dev-cert-host", "PAYPAL_DEV_CERT_HOST", "", "with -via: host:port to serve this run's PayPal signing certificate on, over HTTPS")
+	set.Check(func() error {
+		if s.via != "" && s.invalidRate > 0 {
+			return errors.New("-via with -invalid-rate: the receiver refuses what it cannot verify; send malformed records straight to Kafka (without -via)")
+		}
+		return nil
+	})
 	err := set.Parse(args)
 	return s, err
 }
@@ -91,9 +106,15 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if s.via != "" {
+		return runVia(ctx, s, gen, gateways, seed, log)
+	}
 
 	topics := topicsFor(gateways, s.topic)
 	if err := kafka.EnsureTopics(ctx, s.kafka, topics); err != nil {
+		if kafka.Refused(err) {
+			return err // a wrong secret or certificate: the line names the setting
+		}
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
 	kafka.SpareProcs(1) // the producer's event loop
@@ -122,6 +143,8 @@ type sender struct {
 	log      *slog.Logger
 	quiet    bool
 	topic    string
+	// post, when set, sends one record synchronously instead (-via).
+	post func(ctx context.Context, rec synthetic.Record) error
 
 	sent, failed, invalid, duplicates atomic.Int64
 	printMu                           sync.Mutex
@@ -145,7 +168,11 @@ func (p *sender) sendAll(ctx context.Context, gen *synthetic.Generator, count in
 		if err != nil {
 			return err
 		}
-		if err := p.send(ctx, rec); err != nil {
+		send := p.send
+		if p.post != nil {
+			send = p.post
+		}
+		if err := send(ctx, rec); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

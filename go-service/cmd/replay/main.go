@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -30,12 +29,7 @@ type settings struct {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return
-		}
-		logging.Fatal("replay", err)
-	}
+	logging.Main("replay", config.ErrHelp, run)
 }
 
 // parse reads the settings. The choice of dead letters (-code, -gateway,

@@ -10,14 +10,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/app"
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/dashboard"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
+	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
+	"github.com/paymentgateway/aggregator/go-service/internal/metrics"
 )
 
 // settings are the app's Config plus what main itself needs.
@@ -27,12 +29,7 @@ type settings struct {
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, config.ErrHelp) {
-			return
-		}
-		logging.Fatal("server", err)
-	}
+	logging.Main("server", config.ErrHelp, run)
 }
 
 func parse(args []string) (settings, error) {
@@ -42,25 +39,34 @@ func parse(args []string) (settings, error) {
 	if err := config.LoadDotEnv(os.Getenv("ENV_FILE")); err != nil {
 		return s, err
 	}
-	set := config.NewSet("server", "Payment Gateway Aggregator server: Kafka raw topics → normalized payments → gRPC streams.\n"+
+	set := config.NewSet("server", "Payment Gateway Aggregator server: Kafka raw topics → events → merged payments → gRPC streams.\n"+
 		"Every setting comes from the environment; [ENV_FILE] names the .env file read first (default .env).")
 	set.Kafka(&c.Kafka)
-	defaultTopics := strings.Join(config.DefaultRawTopics, ",")
-	if one := os.Getenv("KAFKA_TOPIC"); one != "" && os.Getenv("KAFKA_TOPICS") == "" {
-		defaultTopics = one // the course's single-topic setting
-	}
-	set.String(&topics, "topics", "KAFKA_TOPICS", defaultTopics, "raw topics to ingest, comma-separated (the course's single-topic [KAFKA_TOPIC] is accepted too)")
-	set.String(&c.NormalizedTopic, "normalized-topic", "KAFKA_NORMALIZED_TOPIC", config.NormalizedTopic, "topic of normalized payments (protobuf)")
+	set.String(&topics, "topics", "KAFKA_TOPICS", config.RawTopicsDefault(), "raw topics to ingest, comma-separated (the course's single-topic [KAFKA_TOPIC] is accepted too)")
+	set.String(&c.EventsTopic, "events-topic", "KAFKA_EVENTS_TOPIC", config.EventsTopic, "topic of normalized events (protobuf), keyed <gateway>:<id>: ingest writes it, the state stage folds it")
+	set.String(&c.NormalizedTopic, "normalized-topic", "KAFKA_NORMALIZED_TOPIC", config.NormalizedTopic, "topic of merged payments (protobuf), the latest state at each event: the state stage writes it, clients stream it")
+	set.String(&c.StateTopic, "state-topic", "KAFKA_STATE_TOPIC", config.StateTopic, "compacted topic of each payment's latest state record: restores the state stage, feeds GetPayment and GetStats")
 	set.String(&c.DLQTopic, "dlq-topic", "KAFKA_DLQ_TOPIC", config.DLQTopic, "dead-letter topic: records that cannot become a payment, with the reason in headers")
 	set.String(&c.GroupID, "group-id", "KAFKA_GROUP_ID", "payment-aggregator", "consumer group of the ingest stage; instances in one group share the raw partitions")
+	set.String(&c.State.GroupID, "state-group-id", "KAFKA_STATE_GROUP_ID", "", "consumer group of the state stage over the events topic; empty means the ingest group id + \"-state\"")
+	set.String(&c.State.Dir, "state-dir", "STATE_DIR", app.DefaultStateDir, "directory of the embedded state store (Pebble); a cache of Kafka: it may be deleted while the server is stopped")
+	set.Duration(&c.State.Horizon, "dedupe-horizon", "DEDUPE_HORIZON", app.DefaultHorizon, time.Minute, 366*24*time.Hour, "how long an event id is remembered: a redelivered webhook within it is dropped")
+	set.Duration(&c.State.CommitInterval, "state-commit-interval", "STATE_COMMIT_INTERVAL", app.DefaultCommitInterval, time.Millisecond, time.Minute, "longest a state-stage transaction stays open: each commit makes its records visible to read_committed clients")
+	set.Int(&c.State.CommitRecords, "state-commit-records", "STATE_COMMIT_RECORDS", app.DefaultCommitRecords, 1, 100000, "most events in one state-stage transaction")
+	set.Int(&c.State.MinFreeMB, "state-min-free-mb", "STATE_MIN_FREE_MB", app.DefaultMinFreeMB, 1, 1<<20, "free space (MB) the state store's file system must keep; below it the state stage pauses and health says NOT_SERVING")
 	set.String(&c.ConsumerMode, "consumer-mode", "INGEST_CONSUMER_MODE", "per-topic", "per-topic (one Kafka consumer per raw topic) or shared (one consumer for all raw topics, a goroutine per topic: fewer threads)")
-	set.String(&c.Host, "host", "GRPC_HOST", "", "interface the gRPC and metrics servers listen on; empty means all")
+	set.String(&c.InstanceID, "instance-id", "INGEST_INSTANCE_ID", "", "static group member id of this instance (Kafka's group.instance.id), so that a restart takes its partitions back at once; empty means <host name>-<gRPC port> (none with port 0). Two running instances must not share it")
+	set.String(&c.Host, "host", "GRPC_HOST", "", "interface the gRPC server listens on; empty means all")
 	set.Int(&c.Port, "port", "GRPC_PORT", 50051, 0, 65535, "gRPC port; 0 picks a free one")
 	set.Int(&c.MaxStreams, "max-streams", "GRPC_MAX_STREAMS", grpcserver.DefaultMaxStreams, 1, 1000000, "StreamPayments calls served at once; more are refused with RESOURCE_EXHAUSTED")
-	set.Secret(&c.Security.AuthToken, "auth-token", "GRPC_AUTH_TOKEN", "if set, every call but health checks needs the metadata authorization: Bearer <token> (reflection too)")
-	set.String(&c.Security.TLSCert, "tls-cert", "GRPC_TLS_CERT", "", "PEM certificate (chain) file; with -tls-key turns TLS on")
-	set.String(&c.Security.TLSKey, "tls-key", "GRPC_TLS_KEY", "", "PEM private key file of -tls-cert")
-	set.Int(&c.MetricsPort, "metrics-port", "METRICS_PORT", 0, 0, 65535, "port of the HTTP server with /metrics (Prometheus), /healthz and /readyz; 0 turns it off")
+	c.Security.Declare(set) // GRPC_AUTH_TOKEN[_FILE], GRPC_TLS_CERT, GRPC_TLS_KEY, GRPC_TLS_CLIENT_CA
+	var ms metrics.Settings
+	ms.Declare(set) // METRICS_ADDR, METRICS_PORT
+	dashboardAddr := dashboard.DefaultAddr
+	if v, ok := os.LookupEnv("DASHBOARD_ADDR"); ok && v == "" {
+		dashboardAddr = "" // set and empty: off (an unset variable means the default)
+	}
+	set.String(&c.DashboardAddr, "dashboard-addr", "DASHBOARD_ADDR", dashboardAddr, "host:port of the browser dashboard (PaymentService over Connect/gRPC-Web, same token and TLS); empty turns it off")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&c.Window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
 	grace := 10
@@ -72,12 +78,16 @@ func parse(args []string) (settings, error) {
 		if c.ConsumerMode != "per-topic" && c.ConsumerMode != "shared" {
 			return fmt.Errorf("INGEST_CONSUMER_MODE=%q: want per-topic or shared", c.ConsumerMode)
 		}
-		if c.MetricsPort != 0 && c.MetricsPort == c.Port {
-			return fmt.Errorf("METRICS_PORT=%d is the gRPC port too: pick another", c.MetricsPort)
+		if err := ingest.CheckInstanceID(c.InstanceID); err != nil {
+			return fmt.Errorf("INGEST_INSTANCE_ID=%w", err)
+		}
+		if p := ms.Port(); p != 0 && p == c.Port {
+			return fmt.Errorf("METRICS_ADDR=%s has the gRPC port too: pick another", ms.Addr)
 		}
 		return c.Security.Check()
 	})
 	err := set.Parse(args)
+	c.MetricsAddr = ms.Addr
 	c.Topics = config.SplitList(topics)
 	c.ShutdownGrace = time.Duration(grace) * time.Second
 	return s, err

@@ -3,8 +3,10 @@
 // them, and stops them in order. cmd/server runs it; the bench's profile and
 // in-process tests run the same wiring.
 //
-//	raw topics ──▶ ingest stage ──▶ normalized topic (+ DLQ topic)
-//	normalized topic ──▶ serve stage (hub) ──▶ gRPC, /metrics over HTTP
+//	raw topics ──▶ ingest stage ──▶ events topic (+ DLQ topic)
+//	events topic ──▶ state stage (Pebble store, Kafka transactions) ──▶ normalized topic + state topic
+//	normalized topic ──▶ serve stage (hub) ──▶ gRPC streams, /metrics over HTTP
+//	state topic + DLQ topic ──▶ view (the same store) ──▶ GetPayment, GetStats
 //
 // Start builds and starts everything; Wait serves until the context given to
 // Start is done or a stage fails, then shuts down; Run is both.
@@ -12,10 +14,10 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
@@ -24,10 +26,12 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/dashboard"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/metrics"
+	"github.com/paymentgateway/aggregator/go-service/internal/state"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -37,19 +41,66 @@ import (
 type Config struct {
 	Kafka           config.Kafka
 	Topics          []string // raw topics to ingest
-	NormalizedTopic string
+	EventsTopic     string   // ingest → state stage: one normalized event per record
+	NormalizedTopic string   // state stage → serve stage: the merged payment at each event
+	StateTopic      string   // compacted: the latest state record per payment
 	DLQTopic        string
 	GroupID         string // consumer group of the ingest stage
+	State           StateConfig
 	ConsumerMode    string // ingest.ModePerTopic or ingest.ModeShared
-	Host            string // interface the gRPC and metrics servers listen on; "" means all
-	Port            int    // gRPC port; 0 picks a free one
-	MetricsPort     int    // port of /metrics, /healthz, /readyz; 0 turns that server off
-	MaxStreams      int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
-	Security        grpcserver.Security
-	Window          int           // recent payments kept for replay; 0 means the hub's default
-	CatchUpBuffer   int           // payments queued per catch-up stream; 0 means the hub's default
-	ServeQueueKB    int           // librdkafka prefetch per serve reader, KiB; 0 means stream.DefaultQueueKB
-	ShutdownGrace   time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
+	// InstanceID is the static group member id of this instance; "" means
+	// DefaultInstanceID(Port).
+	InstanceID    string
+	Host          string // interface the gRPC server listens on; "" means all
+	Port          int    // gRPC port; 0 picks a free one
+	MetricsAddr   string // host:port of /metrics, /healthz, /readyz; "" turns that server off
+	MaxStreams    int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
+	Security      grpcserver.Security
+	Window        int           // recent payments kept for replay; 0 means the hub's default
+	CatchUpBuffer int           // payments queued per catch-up stream; 0 means the hub's default
+	ServeQueueKB  int           // librdkafka prefetch per serve reader, KiB; 0 means stream.DefaultQueueKB
+	ShutdownGrace time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
+	DashboardAddr string        // host:port of the browser dashboard; "" turns it off
+}
+
+// StateConfig is the state stage's and the view's settings.
+type StateConfig struct {
+	GroupID        string // consumer group over the events topic; "" means GroupID + "-state"
+	Dir            string // the Pebble store; "" means DefaultStateDir
+	Horizon        time.Duration
+	CommitInterval time.Duration
+	CommitRecords  int
+	MinFreeMB      int // below this much free space in Dir, health says NOT_SERVING
+}
+
+// Defaults of a StateConfig that sets none.
+const (
+	DefaultStateDir       = ".local/state"
+	DefaultHorizon        = 7 * 24 * time.Hour
+	DefaultCommitInterval = 20 * time.Millisecond
+	DefaultCommitRecords  = 500
+	DefaultMinFreeMB      = 100
+)
+
+func (c *StateConfig) defaults(groupID string) {
+	if c.GroupID == "" {
+		c.GroupID = groupID + "-state"
+	}
+	if c.Dir == "" {
+		c.Dir = DefaultStateDir
+	}
+	if c.Horizon <= 0 {
+		c.Horizon = DefaultHorizon
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = DefaultCommitInterval
+	}
+	if c.CommitRecords <= 0 {
+		c.CommitRecords = DefaultCommitRecords
+	}
+	if c.MinFreeMB <= 0 {
+		c.MinFreeMB = DefaultMinFreeMB
+	}
 }
 
 // DefaultShutdownGrace is the shutdown grace of a Config that sets none.
@@ -65,21 +116,31 @@ type App struct {
 	pinger   *kafka.Pinger
 	producer *kafka.Producer
 
-	// The stages: ingest (raw → normalized + DLQ) and serve (normalized → hub).
+	// The stages: ingest (raw → events + DLQ), state (events → normalized +
+	// state, in store), serve (normalized → hub) and the view (state + DLQ →
+	// store, for GetPayment and GetStats).
 	ingester *ingest.Ingester
+	store    *state.Store
+	disk     *state.DiskGuard
+	folder   *state.Stage
+	view     *state.View
 	hub      *stream.Hub
 
-	// The edge: gRPC, and the metrics HTTP server when MetricsPort is set.
+	// The edge: gRPC, and the metrics HTTP server when MetricsAddr is set.
 	svc       *grpcserver.Service
 	gs        *grpc.Server
 	healthSrv *health.Server
 	lis       net.Listener
-	metrics   *metrics.Metrics // nil without MetricsPort
-	ms        *metrics.Server  // nil without MetricsPort
+	metrics   *metrics.Metrics  // nil without MetricsAddr
+	ms        *metrics.Server   // nil without MetricsAddr
+	dash      *dashboard.Server // nil without DashboardAddr
 
 	stopStages context.CancelFunc
 	errs       chan error    // how each stage and server ended
 	ingestDone chan struct{} // closed when the ingest stage has drained
+	stopState  context.CancelFunc
+	stateDone  chan struct{} // closed when the state stage has committed and left its group
+	viewDone   chan struct{} // closed when the view has stopped writing to the store
 }
 
 // Run starts the server and serves until ctx is done or a stage fails; then
@@ -100,6 +161,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = DefaultShutdownGrace
 	}
+	cfg.State.defaults(cfg.GroupID)
 	a := &App{cfg: cfg, log: log, ctx: ctx}
 	grpcOpts, err := grpcserver.ServerOptions(cfg.Security, log)
 	if err != nil {
@@ -109,9 +171,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.closeKafka()
 		return nil, err
 	}
+	if err := a.openStore(); err != nil {
+		a.closeKafka()
+		return nil, err
+	}
 	a.buildStages()
 	if err := a.listen(grpcOpts); err != nil {
 		a.closeKafka()
+		a.store.Close()
 		return nil, err
 	}
 	a.start()
@@ -121,12 +188,21 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 // connectKafka creates the topics the server reads and writes, and the
 // clients the stages share.
 func (a *App) connectKafka(ctx context.Context) error {
-	// Poll loops: the ingest consumers', the producer's, the serve stage's.
-	procs := kafka.SpareProcs(ingest.Consumers(a.cfg.ConsumerMode, len(a.cfg.Topics)) + 2)
+	// Poll loops: the ingest consumers', the producer's, the state stage's
+	// two, the view's, the serve stage's.
+	procs := kafka.SpareProcs(ingest.Consumers(a.cfg.ConsumerMode, len(a.cfg.Topics)) + 5)
 	a.log.Debug("GOMAXPROCS set", "procs", procs)
-	err := errors.Join(
-		kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.NormalizedTopic)),
-		kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig))
+	// One after the other: a cluster that refuses us says so once.
+	err := kafka.EnsureTopics(ctx, a.cfg.Kafka, append(append([]string{}, a.cfg.Topics...), a.cfg.EventsTopic, a.cfg.NormalizedTopic))
+	if err == nil {
+		err = kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.StateTopic}, kafka.StateTopicConfig)
+	}
+	if err == nil {
+		err = kafka.EnsureTopicsWithConfig(ctx, a.cfg.Kafka, []string{a.cfg.DLQTopic}, kafka.DLQTopicConfig)
+	}
+	if err != nil && kafka.Refused(err) {
+		return err // a wrong secret or certificate: the line names the setting
+	}
 	if err != nil {
 		return fmt.Errorf("%w (is Kafka running? `make kafka-up` starts a local one)", err)
 	}
@@ -135,6 +211,16 @@ func (a *App) connectKafka(ctx context.Context) error {
 	}
 	a.producer, err = kafka.NewProducer(a.cfg.Kafka, a.log.With("component", "KAFKA"), nil)
 	return err
+}
+
+// openStore opens the state store and checks its disk.
+func (a *App) openStore() error {
+	var err error
+	if a.store, err = state.OpenStore(a.cfg.State.Dir); err != nil {
+		return err
+	}
+	a.disk = state.NewDiskGuard(a.cfg.State.Dir, uint64(a.cfg.State.MinFreeMB)<<20)
+	return nil
 }
 
 // closeKafka closes the clients connectKafka made; Start calls it when it
@@ -149,34 +235,73 @@ func (a *App) closeKafka() {
 }
 
 // buildStages builds the ingest and serve stages and the gRPC service over
-// them, with metrics when MetricsPort is set.
+// them, with metrics when MetricsAddr is set.
 func (a *App) buildStages() {
-	// Fold: the serve stage still dedupes and merges the events of the
-	// normalized topic itself, until the state stage writes merged payments.
-	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window, CatchUpBuffer: a.cfg.CatchUpBuffer, Fold: true})
+	// The state stage writes merged payments: the hub only fans them out.
+	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window, CatchUpBuffer: a.cfg.CatchUpBuffer})
 	ingestOpts := ingest.Options{
 		Kafka: a.cfg.Kafka, GroupID: a.cfg.GroupID, Topics: a.cfg.Topics, ConsumerMode: a.cfg.ConsumerMode,
-		NormalizedTopic: a.cfg.NormalizedTopic, DLQTopic: a.cfg.DLQTopic,
+		EventsTopic: a.cfg.EventsTopic, DLQTopic: a.cfg.DLQTopic,
 		DrainTimeout: a.cfg.ShutdownGrace,
+		InstanceID:   DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
 	}
 	var observer grpcserver.Observer
-	if a.cfg.MetricsPort != 0 {
+	if a.cfg.MetricsAddr != "" {
 		a.metrics = metrics.New(metrics.Sources{
-			Hub:         a.hub.Stats,
+			Hub:         a.serveStats,
 			ConsumerLag: func() map[string]int64 { return a.ingester.ConsumerLag() },
 			Ready:       a.Ready,
 			KafkaUp:     func() bool { up, _ := a.pinger.Up(); return up },
 		})
 		observer = a.metrics
 		ingestOpts.OnRecord = a.metrics.OnRecord
+		ingestOpts.OnDeliveryFailure = a.metrics.DeliveryFailed
 	}
 	a.ingester = ingest.New(ingestOpts, a.producer, a.log)
-	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer))
+	sc := a.cfg.State
+	a.folder = state.NewStage(state.Options{
+		Kafka: a.cfg.Kafka, GroupID: sc.GroupID,
+		EventsTopic: a.cfg.EventsTopic, NormalizedTopic: a.cfg.NormalizedTopic, StateTopic: a.cfg.StateTopic,
+		Horizon: sc.Horizon, CommitInterval: sc.CommitInterval, CommitRecords: sc.CommitRecords,
+		InstanceID: DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
+	}, a.store, a.disk, a.log)
+	a.view = state.NewView(a.cfg.Kafka, a.cfg.StateTopic, a.cfg.DLQTopic, a.store, a.disk, a.log)
+	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer),
+		grpcserver.WithState(a.view))
+}
+
+// serveStats is the hub's statistics, with the events the state stage
+// refused (they never reach the hub) in NotFolded.
+func (a *App) serveStats() stream.Snapshot {
+	s := a.hub.Stats()
+	if s.NotFolded == nil {
+		s.NotFolded = map[string]int64{}
+	}
+	for reason, n := range a.folder.NotFolded() {
+		s.NotFolded[reason] += n
+	}
+	return s
+}
+
+// DefaultInstanceID is the static group member id: the setting, else the
+// host name and the gRPC port. A server on port 0 listens on another port
+// after a restart, so it could not come back as the same member: its
+// consumers are dynamic members (""), which leave the group when they stop.
+func DefaultInstanceID(setting string, port int) string {
+	if setting != "" || port == 0 {
+		return setting
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return ingest.DefaultInstanceID(host, port)
 }
 
 // Ready is one condition for gRPC health, /readyz and the ready gauge: Kafka
-// answers, the ingest consumers have partitions and the serve stage has read
-// the normalized topic up to where it ended at start. When not, why.
+// answers, the ingest consumers and the state stage have partitions, the view
+// and the serve stage have read their topics up to where they ended at start,
+// and the store's disk has room. When not, why.
 func (a *App) Ready() (bool, string) {
 	if up, err := a.pinger.Up(); !up {
 		if err == nil {
@@ -184,8 +309,20 @@ func (a *App) Ready() (bool, string) {
 		}
 		return false, err.Error()
 	}
+	if why := a.ingester.Problem(); why != "" {
+		return false, why
+	}
 	if !a.ingester.Assigned() {
 		return false, "ingest consumers have no partitions assigned yet"
+	}
+	if low := a.disk.Low(); low != "" {
+		return false, low
+	}
+	if !a.folder.Assigned() {
+		return false, "state stage has no partitions assigned yet"
+	}
+	if !a.view.CaughtUp() {
+		return false, "state view is still reading the state topic"
 	}
 	if !a.hub.CaughtUp() {
 		return false, "serve stage is still reading the normalized topic"
@@ -200,22 +337,54 @@ func (a *App) listen(grpcOpts []grpc.ServerOption) error {
 	if err != nil {
 		return fmt.Errorf("GRPC_PORT=%d: %w", a.cfg.Port, err)
 	}
-	if a.metrics != nil {
-		if a.ms, err = a.metrics.Listen(net.JoinHostPort(a.cfg.Host, strconv.Itoa(a.cfg.MetricsPort))); err != nil {
-			lis.Close()
-			return fmt.Errorf("METRICS_PORT=%d: %w", a.cfg.MetricsPort, err)
-		}
-	}
-	a.lis = lis
 	a.gs = grpc.NewServer(grpcOpts...)
 	a.healthSrv = a.svc.Register(a.gs)
 	a.healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	a.healthSrv.SetServingStatus(pb.PaymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	if a.cfg.DashboardAddr != "" {
+		if a.dash, err = listenDashboard(a.gs, a.cfg); err != nil {
+			lis.Close()
+			return err
+		}
+	}
+	if a.metrics != nil {
+		// /metrics takes the gRPC token; the probes stay open (metrics.ServerConfig).
+		if a.ms, err = a.metrics.ListenConfig(metrics.ServerConfig{Addr: a.cfg.MetricsAddr, Token: a.cfg.Security.AuthToken}); err != nil {
+			lis.Close()
+			if a.dash != nil {
+				a.dash.Close()
+			}
+			return fmt.Errorf("METRICS_ADDR=%s: %w", a.cfg.MetricsAddr, err)
+		}
+	}
+	a.lis = lis
 	return nil
+}
+
+// listenDashboard binds the browser dashboard's port: PaymentService of gs
+// over Connect/gRPC-Web, with the gRPC port's token and TLS.
+func listenDashboard(gs *grpc.Server, cfg Config) (*dashboard.Server, error) {
+	h, err := dashboard.New(gs)
+	if err != nil {
+		return nil, err
+	}
+	dash, err := dashboard.Listen(cfg.DashboardAddr, h, cfg.Security)
+	if err != nil {
+		return nil, fmt.Errorf("DASHBOARD_ADDR=%s: %w", cfg.DashboardAddr, err)
+	}
+	return dash, nil
 }
 
 // GRPCAddr is where the gRPC server listens (the port, when Port was 0).
 func (a *App) GRPCAddr() net.Addr { return a.lis.Addr() }
+
+// DashboardURL is the dashboard's address, or "" without one.
+func (a *App) DashboardURL() string {
+	if a.dash == nil {
+		return ""
+	}
+	return a.dash.URL()
+}
 
 // MetricsAddr is where the metrics server listens, or nil without one.
 func (a *App) MetricsAddr() net.Addr {

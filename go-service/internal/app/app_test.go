@@ -5,6 +5,8 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,12 +28,15 @@ func TestRunServesAndStopsOnCancel(t *testing.T) {
 	k := kafkatest.Config(t)
 	raw := kafkatest.Name(t, "app", "payments.raw.stripe")
 	normalized := kafkatest.Name(t, "app", "payments.normalized")
+	events := kafkatest.Name(t, "app", "payments.events")
+	stateTopic := kafkatest.Name(t, "app", "payments.state")
 	dlq := kafkatest.Name(t, "app", "payments.dlq")
-	kafkatest.DeleteTopicsAfter(t, k, raw, normalized, dlq)
+	kafkatest.DeleteTopicsAfter(t, k, raw, events, normalized, stateTopic, dlq)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	cfg := Config{Kafka: k, Topics: []string{raw}, NormalizedTopic: normalized, DLQTopic: dlq,
-		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", MetricsPort: freePort(t)}
+	cfg := Config{Kafka: k, Topics: []string{raw}, EventsTopic: events, NormalizedTopic: normalized, StateTopic: stateTopic, DLQTopic: dlq,
+		State:   StateConfig{Dir: t.TempDir()},
+		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", MetricsAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t))), DashboardAddr: "127.0.0.1:0"}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -57,6 +62,23 @@ func TestRunServesAndStopsOnCancel(t *testing.T) {
 		t.Errorf("DLQ topic max.message.bytes = %s, want %s", got, want)
 	}
 	waitServing(t, a.GRPCAddr().String(), 60*time.Second)
+	// The dashboard's port serves the page and PaymentService of the same server.
+	for _, path := range []string{"", "payment.v1.PaymentService/GetStats"} {
+		req, _ := http.NewRequest(http.MethodGet, a.DashboardURL()+path, nil)
+		if path != "" {
+			req, _ = http.NewRequest(http.MethodPost, a.DashboardURL()+path, strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Connect-Protocol-Version", "1") // the Connect protocol, as the page speaks it
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("dashboard %s /%s: %d, want 200", req.Method, path, resp.StatusCode)
+		}
+	}
 	if ok, why := a.Ready(); !ok {
 		t.Errorf("health SERVING but Ready() = false, %q", why)
 	}
@@ -70,7 +92,7 @@ func TestRunServesAndStopsOnCancel(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("Wait did not return within 60s of cancel")
 	}
-	for _, want := range []string{"gRPC listening on :", "Health: SERVING", "Shutting down: draining in-flight records", "Stopped. Ingested 0 record(s)"} {
+	for _, want := range []string{"gRPC listening on :", "Dashboard on http://127.0.0.1:", "Health: SERVING", "Shutting down: draining in-flight records", "Stopped. Ingested 0 record(s)"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
@@ -88,13 +110,21 @@ func TestStartNamesTheBusyPort(t *testing.T) {
 	defer busy.Close()
 	raw := kafkatest.Name(t, "app", "payments.raw.stripe")
 	normalized := kafkatest.Name(t, "app", "payments.normalized")
+	events := kafkatest.Name(t, "app", "payments.events")
+	stateTopic := kafkatest.Name(t, "app", "payments.state")
 	dlq := kafkatest.Name(t, "app", "payments.dlq")
-	kafkatest.DeleteTopicsAfter(t, k, raw, normalized, dlq)
-	cfg := Config{Kafka: k, Topics: []string{raw}, NormalizedTopic: normalized, DLQTopic: dlq,
+	kafkatest.DeleteTopicsAfter(t, k, raw, events, normalized, stateTopic, dlq)
+	cfg := Config{Kafka: k, Topics: []string{raw}, EventsTopic: events, NormalizedTopic: normalized, StateTopic: stateTopic, DLQTopic: dlq,
+		State:   StateConfig{Dir: t.TempDir()},
 		GroupID: kafkatest.Name(t, "app", "group"), Host: "127.0.0.1", Port: busy.Addr().(*net.TCPAddr).Port}
 	_, err = Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "GRPC_PORT=") {
 		t.Fatalf("Start on a busy port = %v, want an error naming GRPC_PORT", err)
+	}
+	cfg.Port, cfg.DashboardAddr = 0, busy.Addr().String()
+	_, err = Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "DASHBOARD_ADDR=") {
+		t.Fatalf("Start with a busy dashboard port = %v, want an error naming DASHBOARD_ADDR", err)
 	}
 }
 

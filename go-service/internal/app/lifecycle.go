@@ -21,13 +21,23 @@ import (
 func (a *App) start() {
 	log := a.log
 	stageCtx, stopStages := context.WithCancel(context.Background())
-	errs := make(chan error, 4)
-	ingestDone := make(chan struct{})
+	errs := make(chan error, 8)
+	ingestDone, stateDone := make(chan struct{}), make(chan struct{})
+	// The state stage stops after ingest has drained: what ingest delivered
+	// last is folded and committed before the state stage leaves its group.
+	stateCtx, stopState := context.WithCancel(context.Background())
 	go func() { defer close(ingestDone); errs <- wrap("ingest", a.ingester.Run(stageCtx)) }()
+	go func() { defer close(stateDone); errs <- wrap("state", a.folder.Run(stateCtx)) }()
+	viewDone := make(chan struct{})
+	go func() { defer close(viewDone); errs <- wrap("view", a.view.Run(stageCtx)) }()
+	go a.disk.Run(stageCtx, time.Second)
 	go func() { errs <- wrap("serve", a.serve(stageCtx)) }()
 	go func() { errs <- wrap("grpc", a.gs.Serve(a.lis)) }()
 	if a.ms != nil {
 		go func() { errs <- wrap("metrics", a.ms.Serve()) }()
+	}
+	if a.dash != nil {
+		go func() { errs <- wrap("dashboard", a.dash.Serve()) }()
 	}
 	go a.pinger.Run(stageCtx, time.Second, 1500*time.Millisecond, func(up bool, err error) {
 		switch {
@@ -42,7 +52,11 @@ func (a *App) start() {
 	if a.ms != nil {
 		log.Info(fmt.Sprintf("Metrics on http://%s/metrics (also /healthz, /readyz)", a.ms.Addr()), "component", "SERVER")
 	}
+	if a.dash != nil {
+		log.Info("Dashboard on "+a.dash.URL(), "component", "SERVER")
+	}
 	a.stopStages, a.errs, a.ingestDone = stopStages, errs, ingestDone
+	a.stopState, a.stateDone, a.viewDone = stopState, stateDone, viewDone
 }
 
 // Wait serves until Start's context is done or a stage fails, then stops
@@ -51,7 +65,9 @@ func (a *App) start() {
 func (a *App) Wait() error {
 	log, grace := a.log, a.cfg.ShutdownGrace
 	defer a.pinger.Close()
+	defer a.closeStore()
 	defer a.stopStages()
+	defer a.stopState()
 	var runErr error
 	select {
 	case <-a.ctx.Done():
@@ -62,6 +78,9 @@ func (a *App) Wait() error {
 	a.healthSrv.Shutdown() // NOT_SERVING: load balancers stop sending new clients
 	a.svc.Shutdown()       // open streams end with UNAVAILABLE, clients resume elsewhere
 	stopGRPC(a.gs, grace)
+	if a.dash != nil {
+		a.dash.Shutdown(2*time.Second, log) // after gs: its calls have ended with it
+	}
 	if a.ms != nil {
 		a.ms.Shutdown(2*time.Second, log)
 	}
@@ -74,6 +93,12 @@ func (a *App) Wait() error {
 	if left := a.producer.Close(grace); left > 0 {
 		log.Warn(fmt.Sprintf("%d record(s) not acknowledged at exit; their raw offsets were not committed", left), "component", "SERVER")
 	}
+	a.stopState()
+	select {
+	case <-a.stateDone:
+	case <-time.After(grace + 5*time.Second):
+		log.Warn("state stage did not stop in time; its open transaction is aborted by Kafka and folded again", "component", "SERVER")
+	}
 	st := &a.ingester.Stats
 	log.Info(fmt.Sprintf("Stopped. Ingested %d record(s): %d payment(s), %d to DLQ, %d skipped", st.In.Load(), st.Payments.Load(), st.DLQ.Load(), st.Skipped.Load()), "component", "SERVER")
 	return runErr
@@ -85,6 +110,9 @@ func describeSecurity(c grpcserver.Security) string {
 	var on []string
 	if c.TLS() {
 		on = append(on, "TLS")
+	}
+	if c.MutualTLS() {
+		on = append(on, "client certificates required")
 	}
 	if c.AuthToken != "" {
 		on = append(on, "token auth")
@@ -110,6 +138,22 @@ func wrap(stage string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %w", stage, err)
+}
+
+// closeStore closes the store once the state stage and the view, which write
+// to it, have stopped.
+func (a *App) closeStore() {
+	for _, done := range []chan struct{}{a.stateDone, a.viewDone} {
+		select {
+		case <-done:
+		case <-time.After(a.cfg.ShutdownGrace + 5*time.Second):
+			a.log.Warn("a stage still writes to the store at exit; leaving it open (it recovers from Kafka at the next start)", "component", "SERVER")
+			return
+		}
+	}
+	if err := a.store.Close(); err != nil {
+		a.log.Warn("closing the state store: "+err.Error(), "component", "SERVER")
+	}
 }
 
 // serve runs the serve stage: the hub over the normalized topic.

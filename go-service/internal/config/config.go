@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -18,9 +20,13 @@ import (
 // Kafka is how to reach the cluster. With an API key and secret set the
 // connection is SASL_SSL/PLAIN, as Confluent Cloud needs.
 type Kafka struct {
-	BootstrapServers  string
-	APIKey            string
-	APISecret         string
+	BootstrapServers string
+	APIKey           string
+	APISecret        string
+	// CAFile is a PEM file of the CA certificates that sign the brokers'
+	// certificates (a private CA, or the local broker's SASL_SSL listener).
+	// Empty trusts the system's CAs, which is what Confluent Cloud needs.
+	CAFile            string
 	Partitions        int
 	ReplicationFactor int
 }
@@ -28,11 +34,17 @@ type Kafka struct {
 // Secure reports whether SASL credentials are set.
 func (k Kafka) Secure() bool { return k.APIKey != "" }
 
+// TLS reports whether the connection is encrypted: with SASL credentials,
+// or with a CA file alone (a TLS-only cluster).
+func (k Kafka) TLS() bool { return k.Secure() || k.CAFile != "" }
+
 // Topic names shared by the producer and the server.
 const (
 	RawTopicPrefix  = "payments.raw."
 	MixedRawTopic   = "payments.raw"
+	EventsTopic     = "payments.events"
 	NormalizedTopic = "payments.normalized"
+	StateTopic      = "payments.state"
 	DLQTopic        = "payments.dlq"
 )
 
@@ -42,17 +54,72 @@ var DefaultRawTopics = []string{
 	RawTopicPrefix + "adyen", RawTopicPrefix + "square",
 }
 
+// RawTopicsDefault is the default of KAFKA_TOPICS: the course's single
+// KAFKA_TOPIC when only that is set, else one raw topic per gateway.
+func RawTopicsDefault() string {
+	if one := os.Getenv("KAFKA_TOPIC"); one != "" && os.Getenv("KAFKA_TOPICS") == "" {
+		return one
+	}
+	return strings.Join(DefaultRawTopics, ",")
+}
+
 // LoadDotEnv loads path (default .env) into the environment without
-// overriding variables already set. A missing file is not an error.
+// overriding variables already set. A missing file is not an error. A
+// syntax error names the line and the variable, never the file's text: a
+// .env holds secrets, and godotenv's own errors quote what they read.
 func LoadDotEnv(path string) error {
 	if path == "" {
 		path = ".env"
 	}
-	err := godotenv.Load(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", path, err)
+	src, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, errors.Unwrap(err))
+	}
+	vars, err := godotenv.UnmarshalBytes(src)
+	if err != nil {
+		return fmt.Errorf("read %s: %s", path, describeSyntaxError(src))
+	}
+	for k, v := range vars {
+		if _, set := os.LookupEnv(k); !set {
+			if err := os.Setenv(k, v); err != nil {
+				return fmt.Errorf("read %s: set %s: %w", path, k, err)
+			}
+		}
 	}
 	return nil
+}
+
+// describeSyntaxError says where a .env file stops parsing, without any of
+// its values: the statement that fails starts on the line after the longest
+// run of leading lines that parses (a quoted value may span lines).
+func describeSyntaxError(src []byte) string {
+	lines := strings.Split(strings.ReplaceAll(string(src), "\r\n", "\n"), "\n")
+	good := 0
+	for n := 1; n <= len(lines); n++ {
+		if _, err := godotenv.Unmarshal(strings.Join(lines[:n], "\n") + "\n"); err == nil {
+			good = n
+		}
+	}
+	bad := min(good, len(lines)-1)
+	msg := fmt.Sprintf("syntax error on line %d", bad+1)
+	if name := dotEnvName(lines[bad]); name != "" {
+		msg += " (variable " + name + ")"
+	}
+	return msg + ": want NAME=value, with quotes closed on the line they open or a later one"
+}
+
+// dotEnvNamePattern is what may be shown of a bad line: a plausible
+// variable name before = or :. Anything else may be a value pasted alone.
+var dotEnvNamePattern = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.\-]{0,63})\s*[=:]`)
+
+func dotEnvName(line string) string {
+	if m := dotEnvNamePattern.FindStringSubmatch(line); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // Set declares settings on a FlagSet whose defaults come from the
@@ -140,6 +207,25 @@ func (s *Set) Float(p *float64, name, env string, def, min, max float64, usage s
 	})
 }
 
+// Duration declares a duration setting ("168h", "50ms") checked against [min, max].
+func (s *Set) Duration(p *time.Duration, name, env string, def, min, max time.Duration, usage string) {
+	if v, ok := lookup(env); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < min || d > max {
+			s.errs = append(s.errs, fmt.Errorf("%s=%q: want a duration from %v to %v, such as 168h or 50ms", env, v, min, max))
+		} else {
+			def = d
+		}
+	}
+	s.fs.DurationVar(p, name, def, s.usage(usage, env))
+	s.checks = append(s.checks, func() error {
+		if *p < min || *p > max {
+			return fmt.Errorf("-%s %v: want a duration from %v to %v", name, *p, min, max)
+		}
+		return nil
+	})
+}
+
 // Bool declares a boolean flag.
 func (s *Set) Bool(p *bool, name, env string, def bool, usage string) {
 	if v, ok := lookup(env); ok {
@@ -161,6 +247,7 @@ func (s *Set) Kafka(k *Kafka) {
 	s.String(&k.BootstrapServers, "bootstrap-servers", "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Kafka bootstrap servers, host:port[,host:port]")
 	s.String(&k.APIKey, "kafka-api-key", "KAFKA_API_KEY", "", "SASL username (Confluent Cloud API key); set it to use SASL_SSL")
 	s.Secret(&k.APISecret, "kafka-api-secret", "KAFKA_API_SECRET", "SASL password (Confluent Cloud API secret)")
+	s.String(&k.CAFile, "kafka-ca-file", "KAFKA_CA_FILE", "", "PEM file of the CA that signs the brokers' certificates (private CA; empty trusts the system's); set alone, it turns on TLS without SASL")
 	s.Int(&k.Partitions, "partitions", "KAFKA_PARTITIONS", 3, 1, 10000, "partitions of each topic the project creates")
 	s.Int(&k.ReplicationFactor, "replication-factor", "KAFKA_REPLICATION_FACTOR", -1, -1, 32, "replication factor of created topics; -1 takes the broker's default")
 	s.Check(func() error {
@@ -170,6 +257,39 @@ func (s *Set) Kafka(k *Kafka) {
 		if (k.APIKey == "") != (k.APISecret == "") {
 			return errors.New("KAFKA_API_KEY and KAFKA_API_SECRET must be set together")
 		}
+		if k.CAFile != "" {
+			if _, err := os.Stat(k.CAFile); err != nil {
+				return fmt.Errorf("KAFKA_CA_FILE=%s: %w", k.CAFile, errors.Unwrap(err))
+			}
+		}
+		return nil
+	})
+}
+
+// SecretFromFile declares a secret that is set either directly (env, the
+// flag name) or as a file holding it (fileEnv, the flag name + "-file"), as
+// Kubernetes and Docker mount secrets. Both set is an error; one trailing
+// newline (what editors and `echo` add) is trimmed from the file's content.
+func (s *Set) SecretFromFile(p *string, name, env, fileEnv, usage string) {
+	s.Secret(p, name, env, usage)
+	var file string
+	s.String(&file, name+"-file", fileEnv, "", "file holding "+env+" (a mounted secret); not both")
+	s.Check(func() error {
+		if file == "" {
+			return nil
+		}
+		if *p != "" {
+			return fmt.Errorf("%s and %s are both set: keep one", env, fileEnv)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("%s=%s: %w", fileEnv, file, errors.Unwrap(err))
+		}
+		v := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("%s=%s: the file is empty", fileEnv, file)
+		}
+		*p = v
 		return nil
 	})
 }

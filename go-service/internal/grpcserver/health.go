@@ -52,15 +52,31 @@ func WatchHealth(ctx context.Context, hs *health.Server, ready ReadyFunc, every 
 // the server shuts down. grpc-go's own Watch lasts until the client leaves,
 // so one open Watch (a load balancer's, say) held GracefulStop for the whole
 // grace period.
+//
+// Watch streams are also capped: health needs no token, so without a cap
+// anyone who can connect could hold any number of them open.
 type healthService struct {
 	*health.Server
 	shutdown <-chan struct{} // closed by Service.Shutdown
+	slots    chan struct{}   // one per open Watch
 }
+
+// DefaultMaxHealthWatches is the default cap on concurrent health Watch
+// streams, more than any set of load balancers and orchestrators needs.
+const DefaultMaxHealthWatches = 100
+
+var errTooManyWatches = status.Error(codes.ResourceExhausted, "too many health Watch streams open on this server: use Check, or retry later")
 
 // Watch reports status changes until the client leaves or the server shuts
 // down; then it makes sure NOT_SERVING was the last word and ends with
-// UNAVAILABLE.
+// UNAVAILABLE. Beyond the cap it refuses with RESOURCE_EXHAUSTED.
 func (h healthService) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		return errTooManyWatches
+	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	stopping := make(chan struct{})

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/state"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -28,6 +29,14 @@ type IngestStats interface {
 	DLQByCode() map[string]int64
 	SkippedCount() int64
 	ConsumerLag() map[string]int64
+}
+
+// StateView is what GetPayment and GetStats read when set (WithState): the
+// latest state of every payment and the counters over them, the same on every
+// instance.
+type StateView interface {
+	Get(g pb.Gateway, id string) (*pb.Payment, error) // state.ErrNotFound when unknown
+	Totals() (state.Totals, error)
 }
 
 // Observer learns what the streams do; metrics hang here. Its methods must
@@ -67,6 +76,18 @@ func WithMaxStreams(n int) Option {
 	}
 }
 
+// WithMaxHealthWatches caps concurrent grpc.health.v1 Watch streams; the
+// next one is refused with RESOURCE_EXHAUSTED. n <= 0 means
+// DefaultMaxHealthWatches.
+func WithMaxHealthWatches(n int) Option {
+	return func(s *Service) {
+		if n <= 0 {
+			n = DefaultMaxHealthWatches
+		}
+		s.healthWatches = n
+	}
+}
+
 // WithObserver reports stream activity to o (metrics).
 func WithObserver(o Observer) Option {
 	return func(s *Service) {
@@ -74,6 +95,11 @@ func WithObserver(o Observer) Option {
 			s.obs = o
 		}
 	}
+}
+
+// WithState answers GetPayment and GetStats from v instead of the hub.
+func WithState(v StateView) Option {
+	return func(s *Service) { s.state = v }
 }
 
 // WithWatchdog sets how often each stream checks how far behind its client
@@ -94,22 +120,26 @@ type Service struct {
 	pb.UnimplementedPaymentServiceServer
 	hub        *stream.Hub
 	ingest     IngestStats
+	state      StateView // nil: the hub answers
 	log        *slog.Logger
 	obs        Observer
 	slots      chan struct{} // one token per running stream
 	watchEvery time.Duration
-	nextID     atomic.Uint64
-	shutdown   chan struct{}
-	stopped    atomic.Bool
+	// healthWatches caps open health Watch streams (health.go).
+	healthWatches int
+	nextID        atomic.Uint64
+	shutdown      chan struct{}
+	stopped       atomic.Bool
 }
 
 // NewService returns the service over hub; ingest may be nil.
 func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{
 		hub: hub, ingest: ingest, log: log, obs: nopObserver{},
-		slots:      make(chan struct{}, DefaultMaxStreams),
-		watchEvery: 250 * time.Millisecond,
-		shutdown:   make(chan struct{}),
+		slots:         make(chan struct{}, DefaultMaxStreams),
+		watchEvery:    250 * time.Millisecond,
+		healthWatches: DefaultMaxHealthWatches,
+		shutdown:      make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -124,7 +154,7 @@ func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger, opts ...O
 func (s *Service) Register(gs *grpc.Server) *health.Server {
 	pb.RegisterPaymentServiceServer(gs, s)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, healthService{Server: hs, shutdown: s.shutdown})
+	healthpb.RegisterHealthServer(gs, healthService{Server: hs, shutdown: s.shutdown, slots: make(chan struct{}, s.healthWatches)})
 	reflection.Register(gs)
 	return hs
 }
@@ -179,9 +209,20 @@ func (s *Service) GetPayment(_ context.Context, req *pb.GetPaymentRequest) (*pb.
 	if len(req.GetId()) > maxIDLength {
 		return nil, status.Errorf(codes.InvalidArgument, "id: at most %d bytes", maxIDLength)
 	}
-	p, ok := s.hub.Get(req.GetGateway(), req.GetId())
-	if !ok {
+	if s.state == nil {
+		p, ok := s.hub.Get(req.GetGateway(), req.GetId())
+		if !ok {
+			return nil, status.Errorf(codes.NotFound, "no %s payment with id %q", req.GetGateway(), req.GetId())
+		}
+		return &pb.GetPaymentResponse{Payment: p}, nil
+	}
+	p, err := s.state.Get(req.GetGateway(), req.GetId())
+	switch {
+	case errors.Is(err, state.ErrNotFound):
 		return nil, status.Errorf(codes.NotFound, "no %s payment with id %q", req.GetGateway(), req.GetId())
+	case err != nil:
+		s.log.Error("GetPayment: "+err.Error(), "component", "SERVER")
+		return nil, status.Error(codes.Unavailable, "the state store cannot be read now; retry")
 	}
 	return &pb.GetPaymentResponse{Payment: p}, nil
 }
@@ -200,13 +241,25 @@ func (s *Service) GetStats(context.Context, *pb.GetStatsRequest) (*pb.GetStatsRe
 		PaymentsTotal:     snap.Payments,
 		DuplicatesDropped: snap.Duplicates,
 	}
+	if s.state != nil {
+		t, err := s.state.Totals()
+		if err != nil {
+			s.log.Error("GetStats: "+err.Error(), "component", "SERVER")
+			return nil, status.Error(codes.Unavailable, "the state store cannot be read now; retry")
+		}
+		resp.PaymentsByGateway, resp.PaymentsByStatus, resp.TotalsByCurrency = t.ByGateway, t.ByStatus, t.TotalsByCurrency
+		resp.PaymentsTotal, resp.DuplicatesDropped = t.Payments, t.Duplicates
+		resp.DlqByCode = t.DLQByCode // from the DLQ topic: the same on every instance, across restarts
+	}
 	if s.ingest != nil {
-		resp.DlqByCode = s.ingest.DLQByCode()
-		for _, n := range resp.DlqByCode {
-			resp.DlqCount += n
+		if s.state == nil {
+			resp.DlqByCode = s.ingest.DLQByCode()
 		}
 		resp.SkippedCount = s.ingest.SkippedCount()
 		resp.ConsumerLag = s.ingest.ConsumerLag()
+	}
+	for _, n := range resp.DlqByCode {
+		resp.DlqCount += n
 	}
 	return resp, nil
 }

@@ -1,6 +1,6 @@
 // Package ingest is the server's first stage: it consumes the raw gateway
 // topics in a consumer group, normalizes every record, writes the result to
-// the normalized topic (or the original bytes to the dead-letter topic), and
+// the events topic (or the original bytes to the dead-letter topic), and
 // commits a raw offset only after Kafka has acknowledged what it produced.
 package ingest
 
@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"google.golang.org/protobuf/proto"
@@ -55,6 +58,15 @@ func Consumers(mode string, topics int) int {
 	return topics
 }
 
+// Outcome is what became of a raw record.
+type Outcome string
+
+const (
+	OutcomePayment Outcome = "payment" // one or more payments
+	OutcomeSkipped Outcome = "skipped" // an event that carries no payment change
+	OutcomeDLQ     Outcome = "dlq"     // dead-lettered, with a normalizer.Code
+)
+
 // Options configure the ingest stage.
 type Options struct {
 	Kafka   config.Kafka
@@ -63,29 +75,45 @@ type Options struct {
 	// ConsumerMode is "per-topic" (default: one consumer per raw topic, the
 	// course's model) or "shared" (one consumer subscribed to every raw
 	// topic, feeding a goroutine per topic: far fewer librdkafka threads).
-	ConsumerMode    string
-	NormalizedTopic string
-	DLQTopic        string
+	ConsumerMode string
+	EventsTopic  string
+	DLQTopic     string
 	// MaxInFlight bounds records consumed but not yet acknowledged downstream,
 	// per topic: memory stays bounded when Kafka is slow to acknowledge.
 	MaxInFlight int
 	// DrainTimeout bounds how long shutdown waits for in-flight records.
 	DrainTimeout time.Duration
+	// MaxPaymentBytes bounds an encoded payment: a larger one is
+	// dead-lettered as too_large instead of sent. 0 means: the events
+	// topic's max.message.bytes, less room for the batch around it, asked
+	// of Kafka when Run starts.
+	MaxPaymentBytes int
+	// InstanceID, if set, makes each consumer a static group member
+	// (group.instance.id): it and, in per-topic mode, "-<topic>". Two
+	// running instances must never share it (they would fence each other).
+	InstanceID string
+	// OnDeliveryFailure, if set, learns every failed delivery: the topic
+	// and the Kafka error code. Like OnRecord, it must be fast.
+	OnDeliveryFailure func(topic, code string)
 	// OnRecord, if set, learns the outcome of every raw record: its gateway
-	// ("" if unknown), its DLQ code ("" if it became payments, "skipped" if
-	// it carried no payment change) and how long normalizing took. Metrics
-	// hang here; it must be fast and safe for concurrent use.
-	OnRecord func(gateway, code string, took time.Duration)
+	// ("" if unknown), what became of it, its DLQ code if it was
+	// dead-lettered, and how long normalizing took. Metrics hang here; it
+	// must be fast and safe for concurrent use.
+	OnRecord func(gateway string, outcome Outcome, code normalizer.Code, took time.Duration)
 }
 
 // Ingester runs the ingest stage.
 type Ingester struct {
-	opts      Options
-	producer  *kafka.Producer
-	log       *slog.Logger
-	Stats     Stats
-	ready     sync.Map // topic → bool: has partitions assigned
-	consumers sync.Map // topic → *topicConsumer, while it runs
+	opts     Options
+	producer *kafka.Producer
+	log      *slog.Logger
+	Stats    Stats
+	// undeliverable counts records being retried after a failed delivery
+	// (topic deleted, not authorized, Kafka out of reach for longer than
+	// the message timeout): while there are any, Problem says so.
+	undeliverable atomic.Int64
+	ready         sync.Map // topic → bool: has partitions assigned
+	consumers     sync.Map // topic → *topicConsumer, while it runs
 }
 
 // New returns an Ingester that writes through producer.
@@ -100,24 +128,29 @@ func New(opts Options, producer *kafka.Producer, log *slog.Logger) *Ingester {
 }
 
 // Run consumes every raw topic until ctx is done, then drains and commits.
-// It returns the first consumer error.
+// It returns the first error of a consumer, or the producer's fatal error:
+// with it nothing more can be delivered, so ingest stops.
 func (in *Ingester) Run(ctx context.Context) error {
 	if err := CheckConsumerMode(in.opts.ConsumerMode); err != nil {
 		return err
 	}
-	if in.opts.ConsumerMode == ModeShared {
-		return in.runShared(ctx)
+	if in.opts.MaxPaymentBytes <= 0 {
+		in.opts.MaxPaymentBytes = in.maxPaymentBytes(ctx)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	feeds := in.feeds()
+	if in.opts.ConsumerMode == ModeShared {
+		in.log.Info(fmt.Sprintf("One consumer for %d raw topic(s), a goroutine per topic (shared mode)", len(in.opts.Topics)))
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, len(in.opts.Topics))
-	for _, topic := range in.opts.Topics {
+	errs := make(chan error, len(feeds))
+	for _, fd := range feeds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := in.consumeTopic(ctx, topic); err != nil {
-				errs <- fmt.Errorf("consume %s: %w", topic, err)
+			if err := in.consume(ctx, fd.topics, fd.instanceID); err != nil {
+				errs <- fmt.Errorf("consume %s: %w", strings.Join(fd.topics, ","), err)
 				cancel()
 			}
 		}()
@@ -125,6 +158,50 @@ func (in *Ingester) Run(ctx context.Context) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// batchOverhead is room left under a topic's max.message.bytes for the
+// record batch around a single record and its headers.
+const batchOverhead = 1 << 10
+
+// defaultMaxMessageBytes is the broker's default max.message.bytes, for
+// when the topic's own cannot be read.
+const defaultMaxMessageBytes = 1048588
+
+// maxPaymentBytes is the largest encoded payment the events topic takes
+// for sure: the broker checks a whole batch, so a payment near the limit
+// would also take the payments batched with it down.
+func (in *Ingester) maxPaymentBytes(ctx context.Context) int {
+	limit, err := kafka.TopicMaxMessageBytes(ctx, in.opts.Kafka, in.opts.EventsTopic)
+	if err != nil {
+		in.log.Warn("cannot read the events topic's max.message.bytes; assuming the broker's default", "err", err)
+		limit = defaultMaxMessageBytes
+	}
+	return max(limit-batchOverhead, 1)
+}
+
+// feedSpec is one consumer's topics and its static group member id.
+type feedSpec struct {
+	topics     []string
+	instanceID string
+}
+
+// feeds is how the mode feeds the pipeline: one consumer per raw topic,
+// or one for them all. Each consumer is a member of the group of its own,
+// so in per-topic mode each gets an instance id of its own.
+func (in *Ingester) feeds() []feedSpec {
+	if in.opts.ConsumerMode == ModeShared {
+		return []feedSpec{{topics: in.opts.Topics, instanceID: in.opts.InstanceID}}
+	}
+	out := make([]feedSpec, 0, len(in.opts.Topics))
+	for _, t := range in.opts.Topics {
+		id := ""
+		if in.opts.InstanceID != "" {
+			id = in.opts.InstanceID + "-" + t
+		}
+		out = append(out, feedSpec{topics: []string{t}, instanceID: id})
+	}
+	return out
 }
 
 // Assigned reports whether every raw topic's consumer has joined the group
@@ -139,8 +216,11 @@ func (in *Ingester) Assigned() bool {
 }
 
 // newConsumer returns a consumer of the ingest group; both modes use it.
-func (in *Ingester) newConsumer() (*ckafka.Consumer, error) {
-	return ckafka.NewConsumer(kafka.ConfigMap(in.opts.Kafka, ckafka.ConfigMap{
+// With an instanceID it is a static member (KIP-345): restarted with the
+// same id, it takes its partitions back at once instead of waiting for the
+// session of the member it replaces to time out.
+func (in *Ingester) newConsumer(instanceID string) (*ckafka.Consumer, error) {
+	cm := ckafka.ConfigMap{
 		"group.id":           in.opts.GroupID,
 		"auto.offset.reset":  "earliest",
 		"enable.auto.commit": true,
@@ -149,69 +229,21 @@ func (in *Ingester) newConsumer() (*ckafka.Consumer, error) {
 		"enable.auto.offset.store":      false,
 		"auto.commit.interval.ms":       1000,
 		"partition.assignment.strategy": "cooperative-sticky",
-	}))
+	}
+	if instanceID != "" {
+		cm["group.instance.id"] = instanceID
+	}
+	return ckafka.NewConsumer(kafka.ConfigMap(in.opts.Kafka, cm))
 }
 
-// consumeTopic is one topic's poll loop: the course's "one goroutine per topic".
-func (in *Ingester) consumeTopic(ctx context.Context, topic string) error {
-	c, err := in.newConsumer()
-	if err != nil {
-		return fmt.Errorf("new consumer: %w", err)
-	}
-	tc := &topicConsumer{in: in, c: c, topic: topic, tracker: kafka.NewOffsetTracker(), log: in.log.With("topic", topic)}
-	if err := c.Subscribe(topic, tc.rebalance); err != nil {
-		c.Close()
-		return fmt.Errorf("subscribe: %w", err)
-	}
-	in.log.Info(fmt.Sprintf("Consuming from %s...", topic))
-	in.consumers.Store(topic, tc)
-	loopErr := tc.poll(ctx)
-	tc.drain()
-	in.consumers.Delete(topic)
-	if err := c.Close(); err != nil && loopErr == nil {
-		loopErr = fmt.Errorf("close consumer: %w", err)
-	}
-	in.ready.Store(topic, false)
-	return loopErr
-}
-
+// topicConsumer is one raw topic's part of the pipeline: its offset
+// tracker and the consumer (feed) its records come from.
 type topicConsumer struct {
 	in      *Ingester
 	c       *ckafka.Consumer
 	topic   string
 	tracker *kafka.OffsetTracker
 	log     *slog.Logger
-}
-
-func (tc *topicConsumer) poll(ctx context.Context) error {
-	for ctx.Err() == nil {
-		if tc.tracker.InFlight() >= tc.in.opts.MaxInFlight {
-			time.Sleep(time.Millisecond) // backpressure: let deliveries catch up
-			continue
-		}
-		switch e := tc.c.Poll(100).(type) {
-		case *ckafka.Message:
-			if e.TopicPartition.Error != nil {
-				tc.log.Warn("consume error", "err", e.TopicPartition.Error)
-				continue
-			}
-			tc.handle(ctx, e)
-		case ckafka.Error:
-			if e.IsFatal() {
-				return e
-			}
-			// Broker down, coordinator moving: librdkafka reconnects itself.
-			tc.log.Warn("consumer: "+e.Error(), "code", e.Code().String())
-		}
-	}
-	return nil
-}
-
-// handle normalizes one raw record and sends its outputs. The record's offset
-// becomes committable when the last output is acknowledged.
-func (tc *topicConsumer) handle(ctx context.Context, m *ckafka.Message) {
-	tc.start(m)
-	tc.process(ctx, m)
 }
 
 // start marks a consumed record in flight: from here on its offset (and any
@@ -232,7 +264,7 @@ func (tc *topicConsumer) process(ctx context.Context, m *ckafka.Message) {
 	remaining := atomic.Int32{}
 	remaining.Store(int32(len(outputs)))
 	for _, out := range outputs {
-		tc.send(ctx, out, func() {
+		tc.send(ctx, m, out, func() {
 			if remaining.Add(-1) == 0 {
 				tc.finished(tp)
 			}
@@ -240,24 +272,41 @@ func (tc *topicConsumer) process(ctx context.Context, m *ckafka.Message) {
 	}
 }
 
-// send produces out and calls acked once Kafka has it. A failed delivery is
-// retried: dropping it would lose a payment, and its raw offset is never
-// committed until it succeeds.
-func (tc *topicConsumer) send(ctx context.Context, out *ckafka.Message, acked func()) {
+// send produces out, an output of the raw record m, and calls acked once
+// Kafka has it. An output too large for Kafka can never be delivered: it
+// is replaced (see refusedForSize), so that it does not hold its partition
+// forever. Any other failed delivery is retried: dropping it would lose a
+// payment, and m's offset is never committed until it succeeds. Meanwhile
+// the failure is counted and the stage is not ready.
+func (tc *topicConsumer) send(ctx context.Context, m, out *ckafka.Message, acked func()) {
 	var deliver kafka.DeliveryFunc
 	attempt := 0
-	deliver = func(m *ckafka.Message, err error) {
+	failing := false
+	deliver = func(d *ckafka.Message, err error) {
 		if err == nil {
+			if failing {
+				tc.in.undeliverable.Add(-1)
+			}
 			acked()
 			return
 		}
 		attempt++
-		tc.log.Warn("delivery failed, retrying", "to", *m.TopicPartition.Topic, "attempt", attempt, "err", err)
+		tc.in.deliveryFailed(*d.TopicPartition.Topic, err)
+		// The broker refuses a whole batch for its size: a payment (never
+		// larger than MaxPaymentBytes) refused so was batched with a larger
+		// record, and goes again. A dead letter refused so is cut.
+		shrink := isTooLarge(err) && *d.TopicPartition.Topic == tc.in.opts.DLQTopic
+		if !shrink && !failing {
+			failing = true
+			tc.in.undeliverable.Add(1)
+		}
+		tc.log.Warn("delivery failed, retrying", "to", *d.TopicPartition.Topic, "attempt", attempt, "err", err)
 		go func() { // not on the producer's event goroutine: Send may wait for room
-			time.Sleep(min(time.Duration(attempt)*200*time.Millisecond, 5*time.Second))
-			retry := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: m.TopicPartition.Topic, Partition: ckafka.PartitionAny}, Key: m.Key, Value: m.Value, Headers: m.Headers}
-			if isTooLarge(err) {
-				retry = tc.in.shrinkDeadLetter(retry)
+			retry := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: d.TopicPartition.Topic, Partition: ckafka.PartitionAny}, Key: d.Key, Value: d.Value, Headers: d.Headers, Timestamp: d.Timestamp}
+			if shrink {
+				retry = tc.in.refusedForSize(m, retry)
+			} else {
+				time.Sleep(min(time.Duration(attempt)*200*time.Millisecond, 5*time.Second))
 			}
 			if err := tc.in.producer.Send(ctx, retry, deliver); err != nil {
 				tc.log.Error("giving up on a record at shutdown; its raw offset stays uncommitted and it will be consumed again", "err", err)
@@ -265,8 +314,8 @@ func (tc *topicConsumer) send(ctx context.Context, out *ckafka.Message, acked fu
 		}()
 	}
 	err := tc.in.producer.Send(ctx, out, deliver)
-	if isTooLarge(err) {
-		err = tc.in.producer.Send(ctx, tc.in.shrinkDeadLetter(out), deliver)
+	for tries := 0; isTooLarge(err) && tries < 2; tries++ { // refused before it left
+		err = tc.in.producer.Send(ctx, tc.in.refusedForSize(m, out), deliver)
 	}
 	if err != nil {
 		tc.log.Warn("not sent; its raw offset stays uncommitted and it will be consumed again", "err", err)
@@ -275,7 +324,7 @@ func (tc *topicConsumer) send(ctx context.Context, out *ckafka.Message, acked fu
 
 func isTooLarge(err error) bool {
 	var kerr ckafka.Error
-	return errors.As(err, &kerr) && kerr.Code() == ckafka.ErrMsgSizeTooLarge
+	return errors.As(err, &kerr) && (kerr.Code() == ckafka.ErrMsgSizeTooLarge || kerr.Code() == ckafka.ErrRecordListTooLarge)
 }
 
 // deadLetterKeep is how much of a record too large for the dead-letter
@@ -283,19 +332,55 @@ func isTooLarge(err error) bool {
 // never move past it.
 const deadLetterKeep = 64 << 10
 
-// shrinkDeadLetter turns a record Kafka refused as too large into a
-// dead-letter record with the first 64 KiB of its value, saying so. Only
-// for dead-letter records: a payment is never truncated (it is small).
-func (in *Ingester) shrinkDeadLetter(m *ckafka.Message) *ckafka.Message {
-	if *m.TopicPartition.Topic != in.opts.DLQTopic || len(m.Value) <= deadLetterKeep {
-		return m
+// refusedForSize returns what to send instead of out, an output of the raw
+// record m too large for Kafka. A payment (larger than the producer's
+// message.max.bytes: route keeps them under the topic's limit, so only a
+// MaxPaymentBytes set above it lets one through) becomes a too_large
+// dead-letter record of m. A dead-letter record keeps the first
+// deadLetterKeep bytes of its value, marked truncated.
+func (in *Ingester) refusedForSize(m, out *ckafka.Message) *ckafka.Message {
+	if *out.TopicPartition.Topic != in.opts.DLQTopic {
+		in.Stats.Payments.Add(-1)
+		rec := recordOf(m)
+		err := &normalizer.Error{Code: normalizer.CodeTooLarge, Msg: fmt.Sprintf("its payment, %d bytes, is larger than Kafka accepts", len(out.Value))}
+		return in.deadLetter(m, rec, err)
 	}
-	headers := append([]ckafka.Header{}, m.Headers...)
+	if len(out.Value) <= deadLetterKeep {
+		return out // nothing left to cut: the next refusal is retried like any failure
+	}
+	headers := append([]ckafka.Header{}, out.Headers...)
 	headers = append(headers,
 		ckafka.Header{Key: "truncated", Value: []byte("true")},
-		ckafka.Header{Key: "original_size", Value: []byte(strconv.Itoa(len(m.Value)))})
-	in.log.Warn("dead-letter record too large for the DLQ topic: keeping its first 64 KiB", "size", len(m.Value))
-	return &ckafka.Message{TopicPartition: m.TopicPartition, Key: m.Key, Value: m.Value[:deadLetterKeep], Headers: headers}
+		ckafka.Header{Key: "original_size", Value: []byte(strconv.Itoa(len(out.Value)))})
+	in.log.Warn("dead-letter record too large for the DLQ topic: keeping its first 64 KiB", "size", len(out.Value))
+	return &ckafka.Message{TopicPartition: out.TopicPartition, Key: out.Key, Value: out.Value[:deadLetterKeep], Headers: headers}
+}
+
+// deliveryFailed counts a failed delivery (Kafka refused a record, or its
+// message timeout passed).
+func (in *Ingester) deliveryFailed(topic string, err error) {
+	in.Stats.DeliveryFailures.Add(1)
+	if in.opts.OnDeliveryFailure != nil {
+		code := "unknown"
+		var kerr ckafka.Error
+		if errors.As(err, &kerr) {
+			code = kerr.Code().String()
+		}
+		in.opts.OnDeliveryFailure(topic, code)
+	}
+}
+
+// Problem says why the stage cannot do its work, "" if it can: the
+// producer failed for good, or records are failing to be delivered.
+// Readiness includes it.
+func (in *Ingester) Problem() string {
+	if err := in.producer.Fatal(); err != nil {
+		return "producer failed for good: " + err.Error()
+	}
+	if n := in.undeliverable.Load(); n > 0 {
+		return fmt.Sprintf("%d record(s) failed delivery and are being retried", n)
+	}
+	return ""
 }
 
 // finished stores the offset that is now safe to commit.
@@ -312,47 +397,6 @@ func (tc *topicConsumer) finished(tp ckafka.TopicPartition) {
 	}
 }
 
-// rebalance keeps "commit only what was delivered" true across rebalances:
-// before a partition is given away, its in-flight records are flushed and
-// their offsets committed, so the next owner starts exactly after them.
-func (tc *topicConsumer) rebalance(c *ckafka.Consumer, ev ckafka.Event) error {
-	switch e := ev.(type) {
-	case ckafka.AssignedPartitions:
-		tc.log.Info(fmt.Sprintf("Assigned %d partition(s) of %s", len(e.Partitions), tc.topic))
-		tc.in.ready.Store(tc.topic, true)
-	case ckafka.RevokedPartitions:
-		tc.waitInFlight(tc.in.opts.DrainTimeout)
-		if _, err := c.Commit(); err != nil && !isNoOffset(err) {
-			tc.log.Warn("commit on revoke", "err", err)
-		}
-		for _, p := range e.Partitions {
-			tc.tracker.Forget(p.Partition)
-		}
-		if c.AssignmentLost() {
-			tc.log.Warn("partitions lost (session timed out); their records will be consumed again")
-		}
-	}
-	return nil
-}
-
-// drain waits for in-flight records and commits what was delivered.
-func (tc *topicConsumer) drain() {
-	tc.waitInFlight(tc.in.opts.DrainTimeout)
-	if _, err := tc.c.Commit(); err != nil && !isNoOffset(err) {
-		tc.log.Warn("final commit", "err", err)
-	}
-}
-
-func (tc *topicConsumer) waitInFlight(timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for tc.tracker.InFlight() > 0 && time.Now().Before(deadline) {
-		tc.in.producer.Flush(100 * time.Millisecond)
-	}
-	if n := tc.tracker.InFlight(); n > 0 {
-		tc.log.Warn(fmt.Sprintf("%d record(s) still unacknowledged after %v; they will be consumed again", n, timeout))
-	}
-}
-
 func isNoOffset(err error) bool {
 	var kerr ckafka.Error
 	return errors.As(err, &kerr) && kerr.Code() == ckafka.ErrNoOffset
@@ -361,16 +405,15 @@ func isNoOffset(err error) bool {
 // route turns a raw record into the records to produce: one per Payment, one
 // DLQ record, or none for an event that carries no payment change.
 func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
-	rec := normalizer.Record{
-		Topic:         *m.TopicPartition.Topic,
-		Partition:     m.TopicPartition.Partition,
-		Offset:        int64(m.TopicPartition.Offset),
-		GatewayHeader: kafka.Header(m, "gateway"),
-		Value:         m.Value,
-	}
+	rec := recordOf(m)
 	began := time.Now()
 	payments, err := normalizer.Normalize(rec)
-	in.observe(rec, payments, err, time.Since(began))
+	took := time.Since(began)
+	var out []*ckafka.Message
+	if err == nil {
+		out, err = in.encode(payments)
+	}
+	in.observe(rec, payments, err, took)
 	switch {
 	case errors.Is(err, normalizer.ErrIgnored):
 		in.Stats.Skipped.Add(1)
@@ -378,15 +421,28 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 	case err != nil:
 		return []*ckafka.Message{in.deadLetter(m, rec, err)}
 	}
+	in.Stats.Payments.Add(int64(len(out)))
+	return out
+}
+
+// encode turns payments into records of the events topic, or says why
+// one of them cannot be sent.
+func (in *Ingester) encode(payments []*pb.Payment) ([]*ckafka.Message, error) {
 	out := make([]*ckafka.Message, 0, len(payments))
 	for _, p := range payments {
 		value, err := proto.Marshal(p)
 		if err != nil { // only an invalid UTF-8 string can do this
-			return []*ckafka.Message{in.deadLetter(m, rec, &normalizer.Error{Code: normalizer.CodeMalformedJSON, Msg: "payment cannot be encoded: " + err.Error()})}
+			return nil, &normalizer.Error{Code: normalizer.CodeMalformedJSON, Msg: "payment cannot be encoded: " + err.Error()}
+		}
+		if in.opts.MaxPaymentBytes > 0 && len(value) > in.opts.MaxPaymentBytes {
+			// Invalid UTF-8 in a record's text can do this: each bad byte
+			// becomes U+FFFD, three bytes. Sent, it would be refused.
+			return nil, &normalizer.Error{Code: normalizer.CodeTooLarge,
+				Msg: fmt.Sprintf("its payment is %d bytes, more than the %d the events topic takes", len(value), in.opts.MaxPaymentBytes)}
 		}
 		gw := normalizer.GatewayName(p.GetGateway())
 		out = append(out, &ckafka.Message{
-			TopicPartition: ckafka.TopicPartition{Topic: &in.opts.NormalizedTopic, Partition: ckafka.PartitionAny},
+			TopicPartition: ckafka.TopicPartition{Topic: &in.opts.EventsTopic, Partition: ckafka.PartitionAny},
 			Key:            []byte(gw + ":" + p.GetId()),
 			Value:          value,
 			// The event's own time, so that a `since` request finds its
@@ -399,8 +455,17 @@ func (in *Ingester) route(m *ckafka.Message) []*ckafka.Message {
 			},
 		})
 	}
-	in.Stats.Payments.Add(int64(len(out)))
-	return out
+	return out, nil
+}
+
+func recordOf(m *ckafka.Message) normalizer.Record {
+	return normalizer.Record{
+		Topic:         *m.TopicPartition.Topic,
+		Partition:     m.TopicPartition.Partition,
+		Offset:        int64(m.TopicPartition.Offset),
+		GatewayHeader: kafka.Header(m, "gateway"),
+		Value:         m.Value,
+	}
 }
 
 // eventTime is the record timestamp of a normalized payment: when the event
@@ -429,16 +494,35 @@ func (in *Ingester) deadLetter(m *ckafka.Message, rec normalizer.Record, err err
 	if g, derr := normalizer.DetectGateway(rec); derr == nil {
 		gw = normalizer.GatewayName(g)
 	}
-	in.log.Info("dead-lettered", "code", string(code), "gateway", gw, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err.Error())
+	why := boundText(err.Error(), maxErrorHeader) // it may quote the record
+	in.log.Info("dead-lettered", "code", string(code), "gateway", gw, "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", why)
 	return &ckafka.Message{
 		TopicPartition: ckafka.TopicPartition{Topic: &in.opts.DLQTopic, Partition: ckafka.PartitionAny},
 		Key:            m.Key,
 		Value:          m.Value,
 		Headers: deadletter.Headers(m.Headers, deadletter.Info{
-			Error: err.Error(), Code: string(code), Gateway: gw,
+			Error: why, Code: string(code), Gateway: gw,
 			Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
 		}),
 	}
+}
+
+// maxErrorHeader bounds the dead-letter `error` header and its log line:
+// an error message may echo a field of the record, which can be large.
+const maxErrorHeader = 1024
+
+// boundText returns s cut to at most limit bytes, at a character boundary,
+// saying how long it was.
+func boundText(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	suffix := fmt.Sprintf("… (%d bytes)", len(s))
+	cut := max(0, limit-len(suffix))
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + suffix
 }
 
 // ConsumerLag returns, per raw topic, how many records are in Kafka but not
@@ -490,9 +574,37 @@ func (in *Ingester) observe(rec normalizer.Record, payments []*pb.Payment, err e
 	if len(payments) > 0 {
 		gateway = normalizer.GatewayName(payments[0].GetGateway())
 	}
-	code := string(normalizer.CodeOf(err))
-	if errors.Is(err, normalizer.ErrIgnored) {
-		code = "skipped"
+	switch {
+	case err == nil:
+		in.opts.OnRecord(gateway, OutcomePayment, "", took)
+	case errors.Is(err, normalizer.ErrIgnored):
+		in.opts.OnRecord(gateway, OutcomeSkipped, "", took)
+	default:
+		in.opts.OnRecord(gateway, OutcomeDLQ, normalizer.CodeOf(err), took)
 	}
-	in.opts.OnRecord(gateway, code, took)
+}
+
+// instanceIDChars are the characters Kafka allows in a group.instance.id.
+var instanceIDChars = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// CheckInstanceID returns an error when Kafka would refuse id as a
+// group.instance.id ("" is fine: the default is used).
+func CheckInstanceID(id string) error {
+	if id == "" || (instanceIDChars.MatchString(id) && len(id) <= 200) {
+		return nil
+	}
+	return fmt.Errorf("%q: use at most 200 letters, digits, '.', '_' and '-'", id)
+}
+
+// DefaultInstanceID is the instance id of a server listening on port of
+// host: stable across restarts of one instance, and never the same for two
+// instances running at once (two cannot listen on one port of one host).
+func DefaultInstanceID(host string, port int) string {
+	safe := strings.Map(func(r rune) rune {
+		if r < 0x80 && instanceIDChars.MatchString(string(r)) {
+			return r
+		}
+		return '-'
+	}, host)
+	return fmt.Sprintf("%s-%d", safe, port)
 }

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
+	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -82,7 +86,7 @@ func TestPartitionsByTopic(t *testing.T) {
 }
 
 func newTestIngester() *Ingester {
-	return New(Options{NormalizedTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(Options{EventsTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func rawMessage(topic string, offset int64, r synthetic.Record) *ckafka.Message {
@@ -163,7 +167,7 @@ func TestRouteMalformedRecordGoesToDLQUntouched(t *testing.T) {
 // named it again would have "component" twice in LOG_FORMAT=json.
 func TestLogLinesNameTheirComponentOnce(t *testing.T) {
 	var buf bytes.Buffer
-	in := New(Options{NormalizedTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewJSONHandler(&buf, nil)))
+	in := New(Options{EventsTopic: "n", DLQTopic: "d"}, nil, slog.New(slog.NewJSONHandler(&buf, nil)))
 	in.route(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe")}, Value: []byte(`{`)})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) == 0 || lines[0] == "" {
@@ -173,5 +177,115 @@ func TestLogLinesNameTheirComponentOnce(t *testing.T) {
 		if n := strings.Count(line, `"component":`); n != 1 {
 			t.Errorf("%d component keys in %s", n, line)
 		}
+	}
+}
+
+func TestInstanceIDs(t *testing.T) {
+	for _, tc := range []struct {
+		host string
+		port int
+		want string
+	}{
+		{"payagg-0", 50051, "payagg-0-50051"},
+		{"node1.example.com", 9000, "node1.example.com-9000"},
+		{"héte:x", 1, "h-te-x-1"},
+	} {
+		got := DefaultInstanceID(tc.host, tc.port)
+		if got != tc.want {
+			t.Errorf("DefaultInstanceID(%q, %d) = %q, want %q", tc.host, tc.port, got, tc.want)
+		}
+		if err := CheckInstanceID(got); err != nil {
+			t.Errorf("CheckInstanceID(%q) = %v: the default must be valid", got, err)
+		}
+	}
+	for _, bad := range []string{"a b", "pod/0", "x:1", strings.Repeat("a", 201)} {
+		if CheckInstanceID(bad) == nil {
+			t.Errorf("CheckInstanceID(%q) = nil, want an error", bad)
+		}
+	}
+	in := New(Options{Topics: []string{"raw.a", "raw.b"}, InstanceID: "host-1"}, nil, quietLog())
+	var ids []string
+	for _, f := range in.feeds() {
+		ids = append(ids, f.instanceID)
+	}
+	if want := []string{"host-1-raw.a", "host-1-raw.b"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("per-topic instance ids %q, want %q (one per consumer)", ids, want)
+	}
+	in = New(Options{Topics: []string{"raw.a", "raw.b"}, InstanceID: "host-1", ConsumerMode: ModeShared}, nil, quietLog())
+	if f := in.feeds(); len(f) != 1 || f[0].instanceID != "host-1" {
+		t.Errorf("shared mode feeds %+v, want one with instance id host-1", f)
+	}
+}
+
+// stripeSucceeded is a real-shaped Stripe payment_intent.succeeded event,
+// with a metadata note and the given currency if set.
+func stripeSucceeded(t *testing.T, note []byte, currency string) []byte {
+	t.Helper()
+	doc, err := os.ReadFile("../normalizer/testdata/stripe/payment_intent.succeeded.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note != nil {
+		withNote := append(append([]byte(`"metadata": {"note": "`), note...), `",`...)
+		doc = bytes.Replace(doc, []byte(`"metadata": {`), withNote, 1)
+	}
+	if currency != "" {
+		doc = bytes.Replace(doc, []byte(`"currency": "usd"`), []byte(`"currency": "`+currency+`"`), 1)
+	}
+	return doc
+}
+
+// An error message may quote a field of the record: the DLQ header and the
+// log line carry a bounded part of it.
+func TestDeadLetterErrorHeaderIsBounded(t *testing.T) {
+	in := newTestIngester()
+	huge := strings.Repeat("X", 50_000)
+	out := in.route(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe")},
+		Value: stripeSucceeded(t, nil, huge), Headers: []ckafka.Header{{Key: "gateway", Value: []byte("stripe")}}})
+	if len(out) != 1 || *out[0].TopicPartition.Topic != "d" {
+		t.Fatalf("route gave %d records, want one DLQ record", len(out))
+	}
+	msg := kafka.Header(out[0], "error")
+	if len(msg) > maxErrorHeader || !utf8.ValidString(msg) || !strings.Contains(msg, "XXX") {
+		t.Errorf("error header of %d bytes (valid UTF-8: %v), want at most %d bytes quoting the start: %.80q", len(msg), utf8.ValidString(msg), maxErrorHeader, msg)
+	}
+}
+
+func TestBoundText(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		limit int
+	}{
+		{"short", 10},
+		{strings.Repeat("é", 1000), 100},
+		{strings.Repeat("a", 5000), 1024},
+	} {
+		got := boundText(tc.in, tc.limit)
+		if len(got) > tc.limit || !utf8.ValidString(got) {
+			t.Errorf("boundText(%d bytes, %d) = %d bytes, valid %v", len(tc.in), tc.limit, len(got), utf8.ValidString(got))
+		}
+		if len(tc.in) <= tc.limit && got != tc.in {
+			t.Errorf("boundText changed a short text: %q", got)
+		}
+	}
+}
+
+// A payment too large for the events topic is a dead letter, and is
+// counted as one: in OnRecord (the metrics) and in Stats, not as a payment.
+func TestTooLargePaymentIsCountedAsADeadLetter(t *testing.T) {
+	var outcome Outcome
+	var code normalizer.Code
+	in := New(Options{EventsTopic: "n", DLQTopic: "d", MaxPaymentBytes: 10_000,
+		OnRecord: func(_ string, o Outcome, c normalizer.Code, _ time.Duration) { outcome, code = o, c }}, nil, quietLog())
+	out := in.route(&ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: proto.String("payments.raw.stripe")},
+		Value: stripeSucceeded(t, bytes.Repeat([]byte{0xff}, 5_000), ""), Headers: []ckafka.Header{{Key: "gateway", Value: []byte("stripe")}}})
+	if len(out) != 1 || *out[0].TopicPartition.Topic != "d" || kafka.Header(out[0], "error_code") != string(normalizer.CodeTooLarge) {
+		t.Fatalf("route gave %d records, want one too_large DLQ record", len(out))
+	}
+	if outcome != OutcomeDLQ || code != normalizer.CodeTooLarge {
+		t.Errorf("OnRecord heard %q %q, want %q %q", outcome, code, OutcomeDLQ, normalizer.CodeTooLarge)
+	}
+	if in.Stats.Payments.Load() != 0 || in.Stats.DLQ.Load() != 1 {
+		t.Errorf("stats: %d payments, %d DLQ; want 0 and 1", in.Stats.Payments.Load(), in.Stats.DLQ.Load())
 	}
 }

@@ -4,14 +4,19 @@ package ingest
 // Without Kafka they are skipped, unless REQUIRE_KAFKA is set (kafkatest.Config).
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,7 +153,7 @@ func (f *fixture) start(mode string, maxInFlight int) *running {
 
 func (f *fixture) options(mode string, maxInFlight int) Options {
 	return Options{Kafka: f.k, GroupID: f.group, Topics: f.rawTopics(), ConsumerMode: mode,
-		NormalizedTopic: f.normalized, DLQTopic: f.dlq, MaxInFlight: maxInFlight, DrainTimeout: 20 * time.Second}
+		EventsTopic: f.normalized, DLQTopic: f.dlq, MaxInFlight: maxInFlight, DrainTimeout: 20 * time.Second}
 }
 
 func (r *running) shutdown(t *testing.T) {
@@ -402,20 +407,21 @@ func TestSharedModeRebalanceLosesNothing(t *testing.T) {
 // topics' goroutines. The shared consumer's revoke must hand them over
 // before it waits for in-flight records; otherwise it waits for records no
 // goroutine has, gives up after DrainTimeout ("still unacknowledged") and
-// gives the partitions away uncommitted. The callback is called here as
-// Poll would call it at that moment.
+// gives the partitions away uncommitted. Both modes run the same feed; the
+// shared one, with many topics in a batch, is the one that shows it. The
+// callback is called here as Poll would call it at that moment.
 func TestSharedRevokeHandsOverPolledRecordsFirst(t *testing.T) {
 	f := newFixture(t)
 	warned := &warnings{}
 	opts := f.options(ModeShared, 0)
 	opts.DrainTimeout = 10 * time.Second
 	in := New(opts, f.producer, slog.New(warned))
-	c, err := in.newConsumer()
+	c, err := in.newConsumer("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sc := newSharedConsumer(in, c)
+	sc := newFeed(in, c, f.rawTopics())
 	workers := sc.startWorkers(context.Background())
 	defer sc.stopWorkers(workers)
 
@@ -469,4 +475,234 @@ func (w *warnings) messages() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.msgs)
+}
+
+// A payment larger than the normalized topic takes (its max.message.bytes,
+// read from Kafka when Run starts) goes to the DLQ as too_large instead of
+// being sent: the broker would refuse its whole batch, the payments
+// batched with it too. The record after it, batched with it before this
+// rule, gets through, and the partition moves on.
+func TestPaymentLargerThanTheTopicTakesIsDeadLettered(t *testing.T) {
+	f := newFixture(t)
+	small := kafkatest.Name(t, "ingest", "small")
+	if err := kafka.EnsureTopicsWithConfig(context.Background(), f.k, []string{small}, map[string]string{"max.message.bytes": "8192"}); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.DeleteTopicsAfter(t, f.k, small)
+	noise := make([]byte, 15_000) // random: lz4 cannot shrink it below the limit
+	if _, err := rand.NewChaCha8([32]byte{1}).Read(noise); err != nil {
+		t.Fatal(err)
+	}
+	topic := f.raw[pb.Gateway_GATEWAY_STRIPE]
+	values := [][]byte{
+		stripeSucceeded(t, []byte(base64.StdEncoding.EncodeToString(noise)), ""),
+		stripeSucceeded(t, nil, ""),
+	}
+	for i, v := range values {
+		m := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: 0}, Key: []byte(fmt.Sprint(i)), Value: v,
+			Headers: []ckafka.Header{{Key: "gateway", Value: []byte("stripe")}}}
+		if err := f.producer.SendSync(context.Background(), m); err != nil {
+			t.Fatalf("raw record %d: %v", i, err)
+		}
+	}
+	opts := f.options(ModePerTopic, 0)
+	opts.EventsTopic = small
+	in := New(opts, f.producer, quietLog())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	c := f.admin()
+	waitUntil(t, 60*time.Second, "one payment and one dead letter", func() bool {
+		return f.count(c, small) >= 1 && f.count(c, f.dlq) >= 1
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	dead := kafkatest.Consume(t, f.k, f.dlq, 1, 30*time.Second)
+	if code := kafka.Header(dead[0], "error_code"); code != string(normalizer.CodeTooLarge) || string(dead[0].Key) != "0" {
+		t.Errorf("DLQ record %s has error_code %q, want record 0 as too_large", dead[0].Key, code)
+	}
+	committed, err := c.Committed([]ckafka.TopicPartition{{Topic: &topic, Partition: 0}}, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(committed[0].Offset); got != int64(len(values)) {
+		t.Errorf("committed offset %d, want %d: the partition did not move past the record", got, len(values))
+	}
+}
+
+// A raw record under 1 MiB whose text holds invalid UTF-8 normalizes to a
+// payment three times its size (each bad byte becomes U+FFFD, three
+// bytes), more than Kafka takes with default limits. It goes to the DLQ as
+// too_large, and the partition moves on: the record after it is ingested
+// and its offset committed.
+func TestPaymentTooLargeForKafkaIsDeadLetteredAndPartitionMovesOn(t *testing.T) {
+	f := newFixture(t)
+	topic := f.raw[pb.Gateway_GATEWAY_STRIPE]
+	invalid := func(n int) []byte { return bytes.Repeat([]byte{0xff}, n) }
+	values := [][]byte{
+		stripeSucceeded(t, invalid(900_000), ""), // payment ≈ 2.7 MB
+		stripeSucceeded(t, nil, ""),
+	}
+	for i, v := range values {
+		m := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: 0}, Key: []byte(fmt.Sprint(i)), Value: v,
+			Headers: []ckafka.Header{{Key: "gateway", Value: []byte("stripe")}}}
+		if err := f.producer.SendSync(context.Background(), m); err != nil {
+			t.Fatalf("raw record %d (%d bytes): %v", i, len(v), err)
+		}
+	}
+	r := f.start(ModePerTopic, 0)
+	c := f.admin()
+	f.waitOutputs(c, int64(len(values)), 60*time.Second)
+	r.shutdown(t)
+	committed, err := c.Committed([]ckafka.TopicPartition{{Topic: &topic, Partition: 0}}, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(committed[0].Offset); got != int64(len(values)) {
+		t.Errorf("committed offset %d, want %d: the partition did not move past the record", got, len(values))
+	}
+	if got := f.count(c, f.normalized); got != 1 {
+		t.Errorf("normalized holds %d payments, want 1", got)
+	}
+	dead := kafkatest.Consume(t, f.k, f.dlq, 1, 30*time.Second)
+	for _, d := range dead {
+		if code := kafka.Header(d, "error_code"); code != string(normalizer.CodeTooLarge) {
+			t.Errorf("DLQ record %s: error_code %q, want too_large", d.Key, code)
+		}
+		if len(d.Value) > 1<<20 {
+			t.Errorf("DLQ record %s: %d bytes, more than the raw record", d.Key, len(d.Value))
+		}
+	}
+	if got := r.in.DLQByCode()[string(normalizer.CodeTooLarge)]; got != 1 {
+		t.Errorf("DLQ count too_large = %d, want 1", got)
+	}
+}
+
+// A fatal producer error (raised by librdkafka's own test facility, as a
+// fenced idempotent producer would raise it) ends Run with that error:
+// nothing more can be delivered, so the stage must stop, not keep
+// consuming records it cannot send. What was delivered is committed.
+func TestFatalProducerErrorStopsIngest(t *testing.T) {
+	for _, mode := range []string{ModePerTopic, ModeShared} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFixture(t)
+			valid, _ := f.produce(31, 300, 0)
+			p, err := kafka.NewProducer(f.k, quietLog(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close(time.Second)
+			in := New(f.options(mode, 0), p, quietLog())
+			done := make(chan error, 1)
+			go func() { done <- in.Run(context.Background()) }()
+			c := f.admin()
+			f.waitOutputs(c, int64(len(valid)), 60*time.Second)
+			if why := in.Problem(); why != "" {
+				t.Fatalf("Problem() = %q before the fatal error", why)
+			}
+			p.InjectFatalError("fenced, for the test")
+			select {
+			case err := <-done:
+				var kerr ckafka.Error
+				if !errors.As(err, &kerr) || !kerr.IsFatal() {
+					t.Errorf("Run returned %v, want the producer's fatal error", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("Run still running 60s after a fatal producer error")
+			}
+			if in.Problem() == "" {
+				t.Error("Problem() is empty after a fatal producer error: readiness would stay true")
+			}
+			f.checkCommitted(c)
+		})
+	}
+}
+
+// A delivery that keeps failing (here: the normalized topic does not exist,
+// and the broker creates no topic by itself) is retried, never dropped, and
+// it shows: every failure reaches OnDeliveryFailure (the metric) and
+// Problem (readiness) names it until the deliveries succeed again.
+func TestFailingDeliveryShowsInReadinessAndMetrics(t *testing.T) {
+	f := newFixture(t)
+	valid, _ := f.produce(51, 30, 0)
+	// A short message timeout, so that a delivery fails in seconds.
+	p, err := kafka.NewProducer(f.k, quietLog(), ckafka.ConfigMap{"message.timeout.ms": 1500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(5 * time.Second)
+	opts := f.options(ModePerTopic, 0)
+	opts.EventsTopic = f.normalized + ".later"
+	var failures atomic.Int64
+	opts.OnDeliveryFailure = func(topic, _ string) {
+		if topic == opts.EventsTopic {
+			failures.Add(1)
+		}
+	}
+	in := New(opts, p, quietLog())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	}()
+	waitUntil(t, 60*time.Second, "Problem() names the failing deliveries", func() bool { return in.Problem() != "" })
+	if failures.Load() == 0 || in.Stats.DeliveryFailures.Load() == 0 {
+		t.Errorf("failed deliveries counted: %d by OnDeliveryFailure, %d in Stats; want both > 0", failures.Load(), in.Stats.DeliveryFailures.Load())
+	}
+
+	if err := kafka.EnsureTopics(context.Background(), f.k, []string{opts.EventsTopic}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kafka.DeleteTopics(context.Background(), f.k, []string{opts.EventsTopic}) })
+	c := f.admin()
+	waitUntil(t, 90*time.Second, "every payment delivered once the topic exists", func() bool {
+		return f.count(c, opts.EventsTopic) >= int64(len(valid))
+	})
+	waitUntil(t, 30*time.Second, "Problem() clears", func() bool { return in.Problem() == "" })
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not true after %v: %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Static members (KIP-345) do not leave the group when they close, so that
+// a crashed one, restarted, takes its partitions back at once. A graceful
+// stop is not a crash: the stopping instance leaves, and the other one
+// takes its partitions at once instead of after the session timeout (45 s;
+// the deadline below is well inside it).
+func TestStaticMemberLeavesOnGracefulStop(t *testing.T) {
+	f := newFixture(t)
+	opts := f.options(ModeShared, 0)
+	start := func(id string) *running {
+		o := opts
+		o.InstanceID = id
+		in := New(o, f.producer, quietLog())
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &running{in: in, stop: cancel, done: make(chan error, 1)}
+		go func() { r.done <- in.Run(ctx) }()
+		t.Cleanup(func() { r.shutdown(t) })
+		return r
+	}
+	all := 3 * len(gateways3)
+	a := start(kafkatest.Name(t, "a"))
+	waitUntil(t, 60*time.Second, "a owns every partition", func() bool { return a.assigned() == all })
+	b := start(kafkatest.Name(t, "b"))
+	waitUntil(t, 60*time.Second, "a and b share the partitions", func() bool {
+		return b.assigned() > 0 && a.assigned()+b.assigned() == all
+	})
+	a.shutdown(t)
+	waitUntil(t, 30*time.Second, "b owns every partition after a's graceful stop", func() bool { return b.assigned() == all })
 }

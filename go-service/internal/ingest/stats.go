@@ -14,6 +14,8 @@ type Stats struct {
 	Payments atomic.Int64
 	DLQ      atomic.Int64
 	Skipped  atomic.Int64
+	// DeliveryFailures counts failed deliveries (each retry's too).
+	DeliveryFailures atomic.Int64
 
 	mu     sync.Mutex
 	byCode map[normalizer.Code]int64

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -15,8 +16,9 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 )
 
-// ConfigMap is the client configuration shared by producers, consumers and
-// the admin client, plus extra. The secret goes only to librdkafka.
+// ConfigMap is the client configuration shared by producers and consumers,
+// plus extra; librdkafka's log lines go through slog (logs.go). Admin
+// clients come from NewAdminClient. The secret goes only to librdkafka.
 func ConfigMap(k config.Kafka, extra ckafka.ConfigMap) *ckafka.ConfigMap {
 	cm := ckafka.ConfigMap{
 		"bootstrap.servers": k.BootstrapServers,
@@ -24,6 +26,13 @@ func ConfigMap(k config.Kafka, extra ckafka.ConfigMap) *ckafka.ConfigMap {
 		// Loopback and Cloud both resolve fine over IPv4; this skips a slow
 		// IPv6 attempt on machines where "localhost" has both.
 		"broker.address.family": "v4",
+	}
+	for key, v := range logConfig() {
+		cm[key] = v
+	}
+	if k.CAFile != "" {
+		cm["security.protocol"] = "SSL"
+		cm["ssl.ca.location"] = k.CAFile
 	}
 	if k.Secure() {
 		cm["security.protocol"] = "SASL_SSL"
@@ -47,9 +56,9 @@ func EnsureTopics(ctx context.Context, k config.Kafka, topics []string) error {
 // EnsureTopicsWithConfig is EnsureTopics with topic-level settings (such as
 // max.message.bytes) for the topics it creates.
 func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string, topicConfig map[string]string) error {
-	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	admin, err := NewAdminClient(k, nil)
 	if err != nil {
-		return fmt.Errorf("kafka admin client: %w", err)
+		return err
 	}
 	defer admin.Close()
 	specs := make([]ckafka.TopicSpecification, 0, len(topics))
@@ -58,6 +67,9 @@ func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := admin.Connect(ctx); err != nil {
+		return err
+	}
 	results, err := admin.CreateTopics(ctx, specs, ckafka.SetAdminOperationTimeout(20*time.Second))
 	if err != nil {
 		return fmt.Errorf("create topics at %s: %w", k.BootstrapServers, err)
@@ -74,9 +86,9 @@ func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string
 // DeleteTopics deletes topics; one that does not exist is no error. The
 // tests and the bench share a broker with everyone: they clean up with it.
 func DeleteTopics(ctx context.Context, k config.Kafka, topics []string) error {
-	admin, err := ckafka.NewAdminClient(ConfigMap(k, nil))
+	admin, err := NewAdminClient(k, nil)
 	if err != nil {
-		return fmt.Errorf("kafka admin client: %w", err)
+		return err
 	}
 	defer admin.Close()
 	var errs []error
@@ -102,4 +114,45 @@ func Header(m *ckafka.Message, key string) string {
 		}
 	}
 	return ""
+}
+
+// TopicMaxMessageBytes returns the largest record batch the broker accepts
+// for topic (its max.message.bytes, the broker's default unless the topic
+// sets its own). A topic created a moment ago may not be known to every
+// part of a busy broker yet: it asks again for a few seconds.
+func TopicMaxMessageBytes(ctx context.Context, k config.Kafka, topic string) (int, error) {
+	admin, err := NewAdminClient(k, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer admin.Close()
+	for attempt := 0; ; attempt++ {
+		n, err := maxMessageBytes(ctx, admin.AdminClient, topic)
+		if err == nil || attempt == 20 || ctx.Err() != nil {
+			return n, err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func maxMessageBytes(ctx context.Context, admin *ckafka.AdminClient, topic string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := admin.DescribeConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic}})
+	if err != nil {
+		return 0, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	for _, r := range res {
+		if r.Error.Code() != ckafka.ErrNoError {
+			return 0, fmt.Errorf("describe configs of %s: %w", topic, r.Error)
+		}
+		if e, ok := r.Config["max.message.bytes"]; ok {
+			n, err := strconv.Atoi(e.Value)
+			if err != nil {
+				return 0, fmt.Errorf("max.message.bytes of %s: %w", topic, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("topic %s has no max.message.bytes", topic)
 }

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 )
@@ -25,7 +23,7 @@ func TestDeleteTopics(t *testing.T) {
 	if err := kafka.DeleteTopics(ctx, k, append(topics, prefix+".never-created")); err != nil {
 		t.Fatalf("DeleteTopics: %v", err)
 	}
-	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(k, nil))
+	admin, err := kafka.NewAdminClient(k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,5 +41,23 @@ func TestDeleteTopics(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("topics still listed 30 s after DeleteTopics: %v %v", a, b)
 		}
+	}
+}
+
+// The ingest stage sizes its largest payment by it, right after creating
+// the topic: a topic just created must be answered for.
+func TestTopicMaxMessageBytes(t *testing.T) {
+	k := kafkatest.Config(t)
+	k.Partitions = 1
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic := kafkatest.Name(t, "kafka", "small")
+	if err := kafka.EnsureTopicsWithConfig(ctx, k, []string{topic}, map[string]string{"max.message.bytes": "8192"}); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.DeleteTopicsAfter(t, k, topic)
+	n, err := kafka.TopicMaxMessageBytes(ctx, k, topic)
+	if err != nil || n != 8192 {
+		t.Fatalf("TopicMaxMessageBytes = %d, %v; want 8192", n, err)
 	}
 }

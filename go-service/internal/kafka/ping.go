@@ -15,7 +15,7 @@ import (
 // metadata with a short timeout. It keeps one admin client (one connection)
 // for its whole life, so a probe costs a small request, not a new client.
 type Pinger struct {
-	admin *ckafka.AdminClient
+	admin *Admin
 
 	mu   sync.Mutex
 	up   bool
@@ -25,7 +25,7 @@ type Pinger struct {
 // NewPinger returns a Pinger for the cluster k. Creating it does not
 // connect; the first Ping does.
 func NewPinger(k config.Kafka) (*Pinger, error) {
-	admin, err := ckafka.NewAdminClient(ConfigMap(k, ckafka.ConfigMap{
+	admin, err := NewAdminClient(k, ckafka.ConfigMap{
 		"client.id": "payment-aggregator-health",
 		// Notice a broker that is back within about a second.
 		"reconnect.backoff.ms":     100,
@@ -35,9 +35,9 @@ func NewPinger(k config.Kafka) (*Pinger, error) {
 		// level 3) are not printed for this client.
 		"log.connection.close": false,
 		"log_level":            2,
-	}))
+	})
 	if err != nil {
-		return nil, fmt.Errorf("kafka admin client: %w", err)
+		return nil, err
 	}
 	return &Pinger{admin: admin}, nil
 }

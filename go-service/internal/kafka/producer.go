@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -26,7 +29,19 @@ type Producer struct {
 
 	mu    sync.Mutex
 	fatal error
+
+	// fatalAfter, if positive, is the test hook of FatalAfterEnv.
+	fatalAfter int64
+	delivered  atomic.Int64
 }
+
+// FatalAfterEnv names a test hook, read by NewProducer and left out of
+// every -h on purpose: set to N, the producer raises a librdkafka fatal
+// error (through librdkafka's own test facility) once N records are
+// acknowledged. A real fatal error, such as a fenced idempotent producer,
+// cannot be provoked on demand on a healthy broker; the end-to-end test
+// uses this to check the server stops and exits non-zero.
+const FatalAfterEnv = "PAYAGG_TEST_PRODUCER_FATAL_AFTER"
 
 // ProducerDefaults favour safety first, then throughput: acks from every
 // in-sync replica, idempotence (no duplicates from retries, order kept), and
@@ -55,6 +70,10 @@ var ProducerDefaults = ckafka.ConfigMap{
 // default limits accepted, plus its headers.
 var DLQTopicConfig = map[string]string{"max.message.bytes": "2097152"}
 
+// StateTopicConfig makes the state topic a changelog: compaction keeps the
+// latest record of every payment, however old.
+var StateTopicConfig = map[string]string{"cleanup.policy": "compact"}
+
 // NewProducer connects a producer; extra overrides ProducerDefaults.
 func NewProducer(k config.Kafka, log *slog.Logger, extra ckafka.ConfigMap) (*Producer, error) {
 	cm := ConfigMap(k, ProducerDefaults)
@@ -66,6 +85,9 @@ func NewProducer(k config.Kafka, log *slog.Logger, extra ckafka.ConfigMap) (*Pro
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	pr := &Producer{p: p, log: log}
+	if n, err := strconv.ParseInt(os.Getenv(FatalAfterEnv), 10, 64); err == nil && n > 0 {
+		pr.fatalAfter = n
+	}
 	pr.events.Add(1)
 	go pr.readEvents()
 	return pr, nil
@@ -80,6 +102,9 @@ func (p *Producer) readEvents() {
 			if done, ok := e.Opaque.(DeliveryFunc); ok {
 				done(e, e.TopicPartition.Error)
 			}
+			if e.TopicPartition.Error == nil && p.fatalAfter > 0 && p.delivered.Add(1) == p.fatalAfter {
+				go p.InjectFatalError("test hook " + FatalAfterEnv)
+			}
 		case ckafka.Error:
 			if e.IsFatal() {
 				p.mu.Lock()
@@ -90,7 +115,8 @@ func (p *Producer) readEvents() {
 			}
 			// Transient (broker down, all brokers down): librdkafka retries
 			// by itself; records wait in its queue until message.timeout.ms.
-			p.log.Warn("producer: "+e.Error(), "code", e.Code().String())
+			// "Not there yet" is debug, as for librdkafka's own log lines.
+			p.log.Log(context.Background(), ErrorLevel(e), "producer: "+e.Error(), "code", e.Code().String())
 		}
 	}
 }
@@ -141,13 +167,16 @@ func (p *Producer) Fatal() error {
 	return p.fatal
 }
 
+// InjectFatalError makes librdkafka raise a fatal error in this producer,
+// as a fenced idempotent producer would: for tests only.
+func (p *Producer) InjectFatalError(reason string) {
+	p.p.TestFatalError(ckafka.ErrProducerFenced, reason)
+}
+
 // Flush waits up to timeout for queued records; it returns how many are left.
 func (p *Producer) Flush(timeout time.Duration) int {
 	return p.p.Flush(int(timeout.Milliseconds()))
 }
-
-// Pending is the number of records not yet acknowledged.
-func (p *Producer) Pending() int { return p.p.Len() }
 
 // Close flushes for up to timeout, then closes. Records still unacknowledged
 // after the flush are reported to their DeliveryFunc as failed by librdkafka

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +142,7 @@ func CreateTopics(t testing.TB, k config.Kafka, topics ...string) {
 // max.message.bytes) that the broker applies to topic.
 func TopicConfig(t testing.TB, k config.Kafka, topic, name string) string {
 	t.Helper()
-	admin, err := ckafka.NewAdminClient(kafka.ConfigMap(k, nil))
+	admin, err := kafka.NewAdminClient(k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +173,55 @@ ask:
 	}
 	t.Fatalf("topic %s has no setting %s", topic, name)
 	return ""
+}
+
+// The local broker's second listener is the Confluent Cloud path: SASL_SSL
+// with PLAIN users, its certificate signed by a CA that `make kafka-up`
+// makes (go-service/tools/kafka). Tests find it with
+//
+//	KAFKA_SASL_BOOTSTRAP  its address (default DefaultSASLBootstrap)
+//	KAFKA_SASL_CA_FILE    the CA's PEM (default <repo>/.local/kafka/tls/ca.pem)
+//	KAFKA_SASL_USER, KAFKA_SASL_PASSWORD  a PLAIN user of server.properties
+//	                      (default payagg / payagg-local-secret, a local test account)
+const DefaultSASLBootstrap = "127.0.0.1:9094"
+
+// SASLConfig returns the settings of the SASL_SSL listener once it answers
+// and its CA file exists. Without them it skips t, or fails it when
+// REQUIRE_KAFKA is set.
+func SASLConfig(t testing.TB) config.Kafka {
+	t.Helper()
+	k := Settings()
+	k.BootstrapServers = envOr("KAFKA_SASL_BOOTSTRAP", DefaultSASLBootstrap)
+	k.APIKey = envOr("KAFKA_SASL_USER", "payagg")
+	k.APISecret = envOr("KAFKA_SASL_PASSWORD", "payagg-local-secret")
+	k.CAFile = envOr("KAFKA_SASL_CA_FILE", filepath.Join(repoRoot(), ".local", "kafka", "tls", "ca.pem"))
+	err := Reachable(k.BootstrapServers)
+	if _, statErr := os.Stat(k.CAFile); statErr != nil {
+		err = fmt.Errorf("no CA file for the SASL_SSL listener: %w", statErr)
+	}
+	if err != nil {
+		err = fmt.Errorf("%w (`make kafka-up` with the current go-service/tools/kafka sets up the SASL_SSL listener; KAFKA_SASL_BOOTSTRAP and KAFKA_SASL_CA_FILE point elsewhere)", err)
+		if Required() {
+			t.Fatalf("REQUIRE_KAFKA is set: %v", err)
+		}
+		t.Skip(err)
+	}
+	return k
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// repoRoot is the repository's root directory, found from this file's place
+// in it (tests run in their own package's directory).
+func repoRoot() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "."
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }

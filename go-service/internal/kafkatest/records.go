@@ -131,3 +131,45 @@ func Consume(t testing.TB, k config.Kafka, topic string, n int, timeout time.Dur
 	}
 	return out
 }
+
+// ReadCommitted reads every committed record of topic, from its beginning to
+// its last stable offset, as a read_committed client sees them: transaction
+// markers and aborted records are not there (they are in a count from
+// watermarks). It fails t if the end is not reached within timeout.
+func ReadCommitted(t testing.TB, k config.Kafka, topic string, timeout time.Duration) []*ckafka.Message {
+	t.Helper()
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(k, ckafka.ConfigMap{
+		"group.id": "kafkatest-reader", "enable.auto.commit": false,
+		"isolation.level": "read_committed", "enable.partition.eof": true,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	md, err := c.GetMetadata(&topic, false, 10000)
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", topic, err)
+	}
+	var parts []ckafka.TopicPartition
+	pending := map[int32]bool{}
+	for _, p := range md.Topics[topic].Partitions {
+		parts = append(parts, ckafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: ckafka.OffsetBeginning})
+		pending[p.ID] = true
+	}
+	if err := c.Assign(parts); err != nil {
+		t.Fatal(err)
+	}
+	var out []*ckafka.Message
+	for deadline := time.Now().Add(timeout); len(pending) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d records of %s; %d partition(s) not read to their end in %v", len(out), topic, len(pending), timeout)
+		}
+		switch e := c.Poll(200).(type) {
+		case *ckafka.Message:
+			out = append(out, e)
+		case ckafka.PartitionEOF:
+			delete(pending, e.Partition)
+		}
+	}
+	return out
+}

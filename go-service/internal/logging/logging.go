@@ -4,6 +4,7 @@ package logging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -97,6 +98,18 @@ func (h *humanHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h *humanHandler) WithGroup(string) slog.Handler { return h }
+
+// Main runs a binary: run gets the command-line arguments; the help flag
+// (an error that is errors.Is(err, help)) exits 0 after the help text, any
+// other error is one line for the user and exit 1.
+func Main(binary string, help error, run func(args []string) error) {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, help) {
+			return
+		}
+		Fatal(binary, err)
+	}
+}
 
 // Fatal prints a one-line error for the user and exits 1.
 func Fatal(binary string, err error) {

@@ -1,5 +1,6 @@
 // Package metrics exposes the server's Prometheus metrics, /healthz and
-// /readyz on an HTTP port of their own (METRICS_PORT), with the official
+// /readyz on an HTTP address of their own (METRICS_ADDR, loopback by
+// default; server.go), with the official
 // client library. Counters that the pipeline keeps anyway (hub statistics,
 // consumer lag) are read at scrape time rather than kept twice.
 package metrics
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 )
@@ -44,6 +46,8 @@ type Metrics struct {
 	fill    *prometheus.GaugeVec
 	ended   *prometheus.CounterVec
 	refused *prometheus.CounterVec
+
+	deliveryFailures *prometheus.CounterVec
 }
 
 // New registers every metric on a fresh registry.
@@ -85,8 +89,12 @@ func New(src Sources) *Metrics {
 			Namespace: Namespace, Name: "streams_refused_total",
 			Help: "Streams refused before they opened, by reason (too_many_streams).",
 		}, []string{"reason"}),
+		deliveryFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "ingest_delivery_failures_total",
+			Help: "Records Kafka did not accept from the ingest stage (each retry counts), by topic and Kafka error code. While any is being retried, /readyz says so.",
+		}, []string{"topic", "code"}),
 	}
-	m.reg.MustRegister(m.records, m.dlq, m.norm, m.sent, m.e2e, m.fill, m.ended, m.refused,
+	m.reg.MustRegister(m.records, m.dlq, m.norm, m.sent, m.e2e, m.fill, m.ended, m.refused, m.deliveryFailures,
 		&scrapeCollector{src: src},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -97,9 +105,8 @@ func New(src Sources) *Metrics {
 // Registry is where the metrics live (tests gather from it).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// OnRecord is ingest.Options.OnRecord: code is "" for a record that became
-// payments, "skipped", or the DLQ error code.
-func (m *Metrics) OnRecord(gateway, code string, took time.Duration) {
+// OnRecord is ingest.Options.OnRecord.
+func (m *Metrics) OnRecord(gateway string, outcome ingest.Outcome, code normalizer.Code, took time.Duration) {
 	// The name comes from a record header: only known gateways become label
 	// values, so a stray header cannot grow the series without bound.
 	if g, ok := normalizer.ParseGateway(gateway); ok {
@@ -107,17 +114,16 @@ func (m *Metrics) OnRecord(gateway, code string, took time.Duration) {
 	} else {
 		gateway = "unknown"
 	}
-	outcome := "payment"
-	switch code {
-	case "":
-	case "skipped":
-		outcome = "skipped"
-	default:
-		outcome = "dlq"
-		m.dlq.WithLabelValues(code).Inc()
+	if outcome == ingest.OutcomeDLQ {
+		m.dlq.WithLabelValues(string(code)).Inc()
 	}
-	m.records.WithLabelValues(gateway, outcome).Inc()
+	m.records.WithLabelValues(gateway, string(outcome)).Inc()
 	m.norm.WithLabelValues(gateway).Observe(took.Seconds())
+}
+
+// DeliveryFailed is ingest.Options.OnDeliveryFailure.
+func (m *Metrics) DeliveryFailed(topic, code string) {
+	m.deliveryFailures.WithLabelValues(topic, code).Inc()
 }
 
 // PaymentSent counts a payment sent on a stream and its end-to-end latency.
@@ -210,9 +216,16 @@ func b2f(b bool) float64 {
 
 // Handler serves /metrics, /healthz (the process is up) and /readyz (200
 // while ready, else 503 with the reason).
-func (m *Metrics) Handler() http.Handler {
+func (m *Metrics) Handler() http.Handler { return m.handler("") }
+
+// handler is Handler with /metrics behind token, when one is set.
+func (m *Metrics) handler(token string) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	var page http.Handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	if token != "" {
+		page = requireToken(token, page)
+	}
+	mux.Handle("GET /metrics", page)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -237,13 +250,10 @@ type Server struct {
 	lis net.Listener
 }
 
-// Listen binds addr (host:port) and returns the server, not yet serving.
+// Listen binds addr (host:port) and returns the server, not yet serving,
+// with the default timeouts and no token.
 func (m *Metrics) Listen(addr string) (*Server, error) {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return &Server{lis: lis, srv: &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}}, nil
+	return m.ListenConfig(ServerConfig{Addr: addr})
 }
 
 // Addr is where the server listens.

@@ -10,6 +10,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
+	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -24,11 +26,12 @@ func TestMetricsAndProbes(t *testing.T) {
 		Ready:       func() (bool, string) { return ready, why },
 		KafkaUp:     func() bool { return ready },
 	})
-	m.OnRecord("stripe", "", time.Millisecond)
-	m.OnRecord("stripe", "", time.Millisecond)
-	m.OnRecord("", "malformed_json", time.Microsecond)
-	m.OnRecord("adyen", "skipped", time.Microsecond)
-	m.OnRecord("bitcoinpay", "unknown_gateway", time.Microsecond)
+	m.OnRecord("stripe", ingest.OutcomePayment, "", time.Millisecond)
+	m.OnRecord("stripe", ingest.OutcomePayment, "", time.Millisecond)
+	m.OnRecord("", ingest.OutcomeDLQ, normalizer.CodeMalformedJSON, time.Microsecond)
+	m.OnRecord("adyen", ingest.OutcomeSkipped, "", time.Microsecond)
+	m.OnRecord("bitcoinpay", ingest.OutcomeDLQ, normalizer.CodeUnknownGateway, time.Microsecond)
+	m.DeliveryFailed("payments.normalized", "Broker: Unknown topic or partition")
 	p := &pb.Payment{Gateway: pb.Gateway_GATEWAY_STRIPE, Status: pb.PaymentStatus_PAYMENT_STATUS_COMPLETED, UpdatedAt: timestamppb.New(time.Now().Add(-2 * time.Second))}
 	m.PaymentSent(stream.HeaderOf(p), time.Now())
 	m.StreamFill("1", "127.0.0.1:5000", 0.25)
@@ -55,6 +58,7 @@ func TestMetricsAndProbes(t *testing.T) {
 		`payagg_end_to_end_latency_seconds_count 1`,
 		`payagg_stream_buffer_fill_ratio{peer="127.0.0.1:5000",stream="1"} 0.25`,
 		`payagg_stream_clients 2`,
+		`payagg_ingest_delivery_failures_total{code="Broker: Unknown topic or partition",topic="payments.normalized"} 1`,
 		`payagg_payments{gateway="GATEWAY_STRIPE"} 5`,
 		`payagg_consumer_lag{topic="payments.raw.stripe"} 7`,
 		`payagg_ready 0`,

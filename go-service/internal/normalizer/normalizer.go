@@ -122,12 +122,8 @@ const (
 	CodeInvalidAmount    Code = "invalid_amount"    // negative, overflowing, fractional, too many decimals, or impossible under the gateway's rules
 	CodeInvalidCurrency  Code = "invalid_currency"  // not an ISO 4217 code we know, or two amounts of one payment in different currencies
 	CodeInvalidTime      Code = "invalid_timestamp" // a timestamp that can't be read
-	CodeTooLarge         Code = "too_large"         // larger than MaxRecordBytes
+	CodeTooLarge         Code = "too_large"         // larger than MaxRecordBytes, or its payment larger than Kafka accepts
 )
-
-// Codes lists every Code, for docs, metrics and tests.
-var Codes = []Code{CodeMalformedJSON, CodeUnknownGateway, CodeUnsupportedEvent, CodeMissingField,
-	CodeInvalidField, CodeInvalidAmount, CodeInvalidCurrency, CodeInvalidTime, CodeTooLarge}
 
 // Error is a record that cannot become a correct Payment.
 type Error struct {

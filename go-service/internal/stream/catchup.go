@@ -228,13 +228,18 @@ func (p *pool) run(r *reader) {
 		if !ok {
 			continue
 		}
-		e := r.entry(rec)
+		var e *Entry
+		if rec.EOF {
+			rec.Offset-- // past the markers: offered as a record that is no payment
+		} else {
+			e = r.entry(rec)
+		}
 		p.mu.Lock()
 		if r.restart != nil {
 			p.mu.Unlock()
 			continue // read before going back: the streams get it again after
 		}
-		r.pos[rec.Partition] = rec.Offset + 1
+		r.pos[rec.Partition] = max(r.pos[rec.Partition], rec.Offset+1)
 		targets := make([]*catchUpStream, 0, len(r.streams))
 		for s := range r.streams {
 			targets = append(targets, s)

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/merge"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -58,7 +59,7 @@ func (c *counts) apply(prev, next *pb.Payment) error {
 
 // refused counts an event Merge did not fold in.
 func (c *counts) refused(err error) {
-	var nf *NotFolded
+	var nf *merge.NotFolded
 	if errors.As(err, &nf) {
 		c.notFolded[nf.Reason]++
 	}

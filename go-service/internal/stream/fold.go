@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/merge"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -37,7 +38,7 @@ func (f *fold) apply(event *pb.Payment) (*pb.Payment, error) {
 	}
 	key := paymentKey{event.GetGateway(), event.GetId()}
 	prev := f.states[key]
-	state, err := Merge(prev, event)
+	state, err := merge.Merge(prev, event)
 	if err != nil {
 		f.counts.refused(err)
 		return nil, err

@@ -226,10 +226,11 @@ func (h *Hub) appendLocked(partition int32, offset int64, header Header, wire []
 	h.notify = make(chan struct{})
 }
 
-// Skip advances the position past a record that is not a payment.
+// Skip advances the position past a record that is not a payment (or a
+// transaction marker).
 func (h *Hub) Skip(partition int32, offset int64) {
 	h.mu.Lock()
-	h.next[partition] = offset + 1
+	h.next[partition] = max(h.next[partition], offset+1)
 	h.mu.Unlock()
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/merge"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -186,14 +187,14 @@ func TestStatsTotalsSaturateAndRefusedEventsAreCounted(t *testing.T) {
 
 	eur := &pb.Payment{Id: "a", EventId: "evt_refund_eur", Gateway: pb.Gateway_GATEWAY_ADYEN, Status: pb.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED,
 		Amount: &pb.Money{AmountMinor: 5, Currency: "EUR"}, Refunded: &pb.Money{AmountMinor: 5, Currency: "EUR"}}
-	var nf *NotFolded
-	if err := h.Publish(0, 3, eur); !errors.As(err, &nf) || nf.Reason != ReasonCurrencyMismatch {
+	var nf *merge.NotFolded
+	if err := h.Publish(0, 3, eur); !errors.As(err, &nf) || nf.Reason != merge.ReasonCurrencyMismatch {
 		t.Fatalf("Publish of a EUR refund of a USD payment = %v, want NotFolded", err)
 	}
 	if got, _ := h.Get(pb.Gateway_GATEWAY_ADYEN, "a"); got.GetRefunded() != nil || got.GetStatus() != pb.PaymentStatus_PAYMENT_STATUS_COMPLETED {
 		t.Fatalf("state after a refused event: %v", got)
 	}
-	if n := h.Stats().NotFolded[ReasonCurrencyMismatch]; n != 1 {
+	if n := h.Stats().NotFolded[merge.ReasonCurrencyMismatch]; n != 1 {
 		t.Fatalf("not folded = %d, want 1", n)
 	}
 	if err := h.Publish(0, 4, huge("d", 1)); err != nil {

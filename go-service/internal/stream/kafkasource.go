@@ -58,6 +58,9 @@ func (s *KafkaSource) consumer() (*ckafka.Consumer, error) {
 		// The state stage writes the topic in transactions: an aborted one
 		// must never reach a client.
 		"isolation.level": "read_committed",
+		// ... and learn each partition's end from EOF, since its last
+		// offset is a transaction marker no record ever reaches.
+		"enable.partition.eof": true,
 		// Memory is set here, not by how far behind a reader starts:
 		// librdkafka prefetches at most this much per reader.
 		"queued.max.messages.kbytes": s.queueKB,
@@ -175,6 +178,10 @@ func (r *kafkaReader) Next(ctx context.Context) (Record, bool, error) {
 			return Record{}, false, nil
 		}
 		return Record{Partition: e.TopicPartition.Partition, Offset: int64(e.TopicPartition.Offset), Value: e.Value}, true, nil
+	case ckafka.PartitionEOF:
+		if e.Offset > 0 {
+			return Record{Partition: e.Partition, Offset: int64(e.Offset), EOF: true}, true, nil
+		}
 	case ckafka.Error:
 		if e.IsFatal() {
 			return Record{}, false, e

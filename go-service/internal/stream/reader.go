@@ -42,6 +42,9 @@ func (h *Hub) Run(ctx context.Context, src Source, log *slog.Logger) error {
 			return err
 		case !ok:
 			continue
+		case rec.EOF:
+			h.Skip(rec.Partition, rec.Offset-1) // past the markers: caught up
+			continue
 		}
 		if err := h.PublishValue(rec.Partition, rec.Offset, rec.Value); err != nil {
 			if errors.Is(err, ErrNotAPayment) {

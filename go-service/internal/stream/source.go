@@ -33,6 +33,9 @@ type Record struct {
 	Partition int32
 	Offset    int64
 	Value     []byte
+	// EOF says the partition is read up to Offset (no Value): the last
+	// offsets of a transactional topic are commit markers no record reaches.
+	EOF bool
 }
 
 // ErrBeforeRetention is returned for a cursor older than what Kafka still

@@ -1,7 +1,8 @@
 // Command bench measures the pipeline on a real Kafka (`make bench`):
 //
 //  1. the raw Kafka ceiling (Kafka's own ProducerPerformance / ConsumerPerformance),
-//  2. our producer's records/s, as a share of that ceiling,
+//  2. our producer's records/s, as a share of that ceiling, and verified
+//     webhooks/s through cmd/receiver (and its request → 200 latency),
 //  3. ingest: raw → normalized + DLQ records/s and CPU per million payments,
 //     with one consumer per topic and with one shared consumer,
 //  4. end-to-end latency, producer send → Go stream client receive,
@@ -56,19 +57,27 @@ type params struct {
 	ScalingTopics  []int   `json:"scaling_topics"` // stage 6
 	ScalingRuns    int     `json:"scaling_runs"`
 	IdleSeconds    float64 `json:"idle_seconds"`
+	RecoveryRuns   int     `json:"recovery_runs"` // recovery stage: kill -9, restart
 	NormBenchtime  string  `json:"normalizer_benchtime"`
+	// receiver stage: webhooks sent as fast as it answers (by
+	// ReceiverClients at once), then at ReceiverRate/s for LatencySeconds.
+	ReceiverRecords int `json:"receiver_records"`
+	ReceiverClients int `json:"receiver_clients"`
+	ReceiverRate    int `json:"receiver_rate"`
 }
 
 func fullParams() params {
 	return params{Runs: 3, WarmupRecords: 600000, PerfRecords: 150000, ProducerCount: 60000, IngestRecords: 60000, InvalidRate: 0.01,
 		LatencyRates: []int{1000, 5000}, LatencySeconds: 10, FanoutClients: []int{1, 10, 100}, FanoutRecords: 20000,
-		ScalingTopics: []int{1, 10, 50, 100, 500}, ScalingRuns: 2, IdleSeconds: 5, NormBenchtime: "300ms"}
+		ScalingTopics: []int{1, 10, 50, 100, 500}, ScalingRuns: 2, IdleSeconds: 5, RecoveryRuns: 3, NormBenchtime: "300ms",
+		ReceiverRecords: 20000, ReceiverClients: 32, ReceiverRate: 1000}
 }
 
 func smokeParams() params {
 	return params{Smoke: true, Runs: 1, PerfRecords: 2000, ProducerCount: 2000, IngestRecords: 5000, InvalidRate: 0.02,
 		LatencyRates: []int{100, 500}, LatencySeconds: 1, FanoutClients: []int{1, 10}, FanoutRecords: 200,
-		ScalingTopics: []int{1, 5}, ScalingRuns: 1, IdleSeconds: 1, NormBenchtime: "50x"}
+		ScalingTopics: []int{1, 5}, ScalingRuns: 1, IdleSeconds: 1, RecoveryRuns: 3, NormBenchtime: "50x",
+		ReceiverRecords: 300, ReceiverClients: 8, ReceiverRate: 100}
 }
 
 type options struct {
@@ -81,7 +90,7 @@ type options struct {
 	keep      bool
 }
 
-var allStages = []string{"normalizer", "ceiling", "producer", "ingest", "latency", "fanout", "scaling"}
+var allStages = []string{"normalizer", "ceiling", "producer", "receiver", "ingest", "latency", "fanout", "scaling", "recovery"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "clients" {
@@ -181,6 +190,7 @@ type bench struct {
 	kafka   config.Kafka
 	res     *results
 	topics  []string // created, to delete at the end
+	dirs    []string // state stores of the servers, to delete at the end
 	procs   *procSet
 	serverM serverMode
 	ceil    ceilings // stage 1's figures, for the ratios of later stages
@@ -219,9 +229,11 @@ func (b *bench) run(ctx context.Context) int {
 		{"normalizer", b.stageNormalizer},
 		{"ceiling", b.stageCeiling},
 		{"producer", b.stageProducer},
+		{"receiver", b.stageReceiver},
 		{"ingest", b.stageIngest},
 		{"latency", b.stageLiveServer}, // latency and fan-out share one server
 		{"scaling", b.stageScaling},
+		{"recovery", b.stageRecovery},
 	}
 	var failed []string
 	if b.o.WarmupRecords > 0 && b.kafkaStages() {
@@ -294,6 +306,9 @@ func (b *bench) expectedStages() []string {
 
 func (b *bench) cleanup() {
 	b.procs.stopAll()
+	for _, d := range b.dirs {
+		os.RemoveAll(d)
+	}
 	if b.o.keep || len(b.topics) == 0 {
 		return
 	}

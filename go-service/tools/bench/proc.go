@@ -111,6 +111,7 @@ type serverCfg struct {
 	group      string
 	mode       string // "" = the server's default (per-topic)
 	partitions int    // of topics the server creates itself
+	port       int    // gRPC port; 0 picks a free one
 }
 
 // serverProc is a running server process.
@@ -152,19 +153,32 @@ func (b *bench) startServer(ctx context.Context, cfg serverCfg) (*serverProc, er
 	if cfg.mode != "" && !b.serverM.honoursMode {
 		return nil, errors.New("cmd/server does not read INGEST_CONSUMER_MODE: rebuild it (make bench builds it)")
 	}
-	cmd := exec.Command(b.serverM.bin, "-host", "127.0.0.1", "-port", "0")
+	cmd := exec.Command(b.serverM.bin, "-host", "127.0.0.1", "-port", strconv.Itoa(cfg.port))
 	partitions := cfg.partitions
 	if partitions == 0 {
 		partitions = 3
 	}
+	// The events and state topics are named after the normalized one; each
+	// server gets a state store of its own.
+	events, state := cfg.normalized+"-events", cfg.normalized+"-state"
+	b.own(events, state)
+	dir, err := os.MkdirTemp("", "bench-state-")
+	if err != nil {
+		return nil, err
+	}
+	b.dirs = append(b.dirs, dir)
 	cmd.Env = append(os.Environ(),
 		"KAFKA_BOOTSTRAP_SERVERS="+b.kafka.BootstrapServers,
 		"KAFKA_TOPICS="+strings.Join(cfg.topics, ","),
+		"KAFKA_EVENTS_TOPIC="+events,
 		"KAFKA_NORMALIZED_TOPIC="+cfg.normalized,
+		"KAFKA_STATE_TOPIC="+state,
+		"STATE_DIR="+dir,
 		"KAFKA_DLQ_TOPIC="+cfg.dlq,
 		"KAFKA_GROUP_ID="+cfg.group,
 		"KAFKA_PARTITIONS="+strconv.Itoa(partitions),
 		"LOG_FORMAT=text", "ENV_FILE=/nonexistent", "SHUTDOWN_GRACE_SECONDS=10",
+		"DASHBOARD_ADDR=", // off: the bench runs servers side by side; the dashboard's figures have a bench of their own
 	)
 	if cfg.mode != "" {
 		cmd.Env = append(cmd.Env, "INGEST_CONSUMER_MODE="+cfg.mode)

@@ -47,7 +47,13 @@ func profileMain(args []string) error {
 	if err := b.createTopics(ctx, 3, topicList(raw)...); err != nil {
 		return err
 	}
-	b.own(normalized, dlq) // the server creates them, as in production
+	events, state := b.name("profile", "events"), b.name("profile", "state")
+	b.own(normalized, dlq, events, state) // the server creates them, as in production
+	dir, err := os.MkdirTemp("", "bench-state-")
+	if err != nil {
+		return err
+	}
+	b.dirs = append(b.dirs, dir)
 	recs, err := generate(5, *records, 0.01)
 	if err != nil {
 		return err
@@ -73,7 +79,8 @@ func profileMain(args []string) error {
 	}
 	defer f.Close()
 
-	cfg := app.Config{Kafka: k, Topics: topicList(raw), NormalizedTopic: normalized, DLQTopic: dlq, GroupID: b.name("profile", "group"),
+	cfg := app.Config{Kafka: k, Topics: topicList(raw), EventsTopic: events, NormalizedTopic: normalized, StateTopic: state, DLQTopic: dlq,
+		GroupID: b.name("profile", "group"), State: app.StateConfig{Dir: dir},
 		ConsumerMode: *mode, Host: "127.0.0.1", Window: 100000, ShutdownGrace: 10 * time.Second}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()

@@ -100,6 +100,7 @@ var stageTitles = map[string]string{
 	"normalizer": "Normalizers (Go benchmarks, synthetic realistic stream, one op = one record)",
 	"ceiling":    "1. Raw Kafka ceiling (Kafka's ProducerPerformance / ConsumerPerformance)",
 	"producer":   "2. Our producer (all five gateways, --rate 0 --quiet)",
+	"receiver":   "2b. Webhook receiver: signed webhooks of the five gateways → verified → 200 after Kafka's ack",
 	"ingest":     "3. Ingest: raw → normalized + DLQ (5 raw topics, 3 partitions each)",
 	"latency":    "4. End-to-end latency: producer send → Go stream client receive",
 	"fanout":     "5. Fan-out to concurrent Go stream clients",

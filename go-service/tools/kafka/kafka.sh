@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Local Apache Kafka (KRaft, one node, 127.0.0.1:9092) from Maven Central jars.
+# Local Apache Kafka (KRaft, one node, 127.0.0.1:9092) from Maven Central jars,
+# with a second listener, SASL_SSL with PLAIN users on 127.0.0.1:9094, the way
+# Confluent Cloud is reached. Its certificate comes from a self-signed CA made
+# at the first `up`: $KAFKA_HOME_DIR/tls/ca.pem is what clients trust
+# (KAFKA_CA_FILE). The PLAIN users are in server.properties.
 #
 #   kafka.sh up      resolve jars (first time), format storage (first time), start, wait until ready
 #   kafka.sh down    stop the broker started by `up` (by its PID)
@@ -7,7 +11,10 @@
 #   kafka.sh run CLASS ARGS...   run a Kafka tool class on the same classpath (bench, debugging)
 #
 # State lives in $KAFKA_HOME_DIR (default <repo>/.local/kafka, git-ignored):
-# lib/ (jars), data/ (log dirs), logs/, kafka.pid.
+# lib/ (jars), data/ (log dirs), logs/, tls/ (CA and broker certificate), kafka.pid.
+# Ports: KAFKA_PORT (PLAINTEXT, default 9092), KAFKA_CONTROLLER_PORT (9093),
+# KAFKA_SASL_PORT (SASL_SSL, 9094); set them, and KAFKA_HOME_DIR, to run a
+# second broker beside the first.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +24,10 @@ lib=$home/lib
 data=$home/data
 logs=$home/logs
 pidfile=$home/kafka.pid
-port=9092
+tls=$home/tls
+port=${KAFKA_PORT:-9092}
+controller_port=${KAFKA_CONTROLLER_PORT:-9093}
+sasl_port=${KAFKA_SASL_PORT:-9094}
 
 say() { echo "[KAFKA] $*"; }
 die() { echo "[KAFKA] error: $*" >&2; exit 1; }
@@ -54,9 +64,38 @@ jvm_opts=(-Xms512m -Xmx1g -XX:+UseG1GC -Dkafka.logs.dir="$logs"
 java_cmd() { java "${jvm_opts[@]}" "$@"; }
 
 config() {
-  # The checked-in properties, with this machine's data dir.
-  sed "/^log.dirs=/d" "$here/server.properties"
+  # The checked-in properties, with this machine's ports, data dir and certificate.
+  sed -e "/^log.dirs=/d" -e "/^ssl.keystore.location=/d" \
+    -e "s/127.0.0.1:9092/127.0.0.1:$port/g" \
+    -e "s/127.0.0.1:9093/127.0.0.1:$controller_port/g" \
+    -e "s/127.0.0.1:9094/127.0.0.1:$sasl_port/g" "$here/server.properties"
   echo "log.dirs=$data"
+  echo "ssl.keystore.location=$tls/broker.pem"
+}
+
+make_certs() {
+  # A CA of this machine's own and a broker certificate it signs, for
+  # 127.0.0.1 and localhost. Made once; `reset` keeps them (clients may
+  # have the CA configured).
+  [ -f "$tls/ca.pem" ] && [ -f "$tls/broker.pem" ] && return
+  need openssl "OpenSSL (apt-get install openssl)"
+  mkdir -p "$tls"
+  local tmp
+  tmp=$(mktemp -d)
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=payment-aggregator local Kafka CA" \
+      -keyout "$tls/ca.key" -out "$tls/ca.pem" &&
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tmp/broker.key" -out "$tmp/broker.csr" &&
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$tmp/ext" &&
+      openssl x509 -req -in "$tmp/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+        -days 825 -extfile "$tmp/ext" -out "$tmp/broker.crt" &&
+      # Kafka's PEM key store: an unencrypted PKCS#8 key, then the chain.
+      openssl pkcs8 -topk8 -nocrypt -in "$tmp/broker.key" -out "$tmp/broker.p8" &&
+      cat "$tmp/broker.p8" "$tmp/broker.crt" "$tls/ca.pem" >"$tls/broker.pem"
+  } >"$tmp/openssl.log" 2>&1 || { cat "$tmp/openssl.log" >&2; rm -rf "$tmp"; die "could not make the TLS certificates in $tls"; }
+  chmod 600 "$tls/ca.key" "$tls/broker.pem"
+  rm -rf "$tmp"
+  say "Made a local CA ($tls/ca.pem) and the broker's certificate"
 }
 
 format_storage() {
@@ -75,9 +114,10 @@ up() {
   port_open && die "port $port is in use by another process: stop it, or it is a Kafka this script did not start"
   mkdir -p "$home" "$logs"
   resolve_jars
+  make_certs
   format_storage
   config >"$home/server.properties"
-  say "Starting Kafka on 127.0.0.1:$port (logs: $logs/server.log)..."
+  say "Starting Kafka on 127.0.0.1:$port, SASL_SSL on 127.0.0.1:$sasl_port (logs: $logs/server.log)..."
   # Its own session, so that Ctrl-C in the terminal that started it doesn't stop it.
   setsid nohup java "${jvm_opts[@]}" kafka.Kafka "$home/server.properties" >"$logs/stdout.log" 2>&1 &
   echo $! >"$pidfile"
@@ -92,7 +132,7 @@ wait_ready() {
     [ $SECONDS -lt $deadline ] || die "Kafka did not become ready in ${KAFKA_START_TIMEOUT:-90}s (logs: $logs)"
     sleep 0.5
   done
-  say "Ready on 127.0.0.1:$port (pid $pid)"
+  say "Ready on 127.0.0.1:$port, SASL_SSL on 127.0.0.1:$sasl_port with CA $tls/ca.pem (pid $pid)"
 }
 
 down() {

@@ -1,6 +1,7 @@
 // Package lessons keeps the course in lessons/ true to the code: every code
 // block that shows repository code names its source, and must match it byte
-// for byte; every relative link must resolve.
+// for byte; every example output names what prints it, and is checked
+// against it; every relative link must resolve.
 //
 //	go test ./tools/lessons            check
 //	go test ./tools/lessons -update    rewrite the excerpts from the sources
@@ -9,10 +10,22 @@
 // write \s in a regexp):
 //
 //	<!-- from: go-service/internal/kafka/offsets.go#OffsetTracker.Done -->  a Go declaration with its doc comment
-//	<!-- from: node-service/src/format.ts#formatMoney -->                    a TS function/class/const/interface/type,
+//	<!-- from: node-service/src/money.ts#formatMoney -->                     a TS function/class/const/interface/type,
 //	<!-- from: proto/payment.proto#Money -->                                  or proto message/enum/service, with its comments
 //	<!-- from: go-service/go.mod#/^tool\s\(/ -->                             from the first line matching the regexp to the next blank line
 //	<!-- from: proto/payment.proto#L10-L20 -->                                lines 10 to 20 of any file (breaks when lines move: prefer names)
+//
+// An example output (a block with [SERVER]/[LOG]/... lines, "$ " transcripts,
+// go test results, or a binary's "server: ..." error) carries one of these on
+// the line before it, or the test fails:
+//
+//	<!-- expect -->                       after a <!-- run --> block: its real output, run with LESSONS_RUN=1 (run_test.go)
+//	<!-- output: lines -->                each line checked against the code, without running it (outputs_test.go)
+//	<!-- output: unchecked: <why> -->     another program's output (grpcurl, the go tool, grpc-js); counted, not checked
+//
+// In both kinds "..." stands for what varies (ids, offsets, times, cursors:
+// "c1...." keeps the prefix); in "output: lines" it may stand only for a value
+// the code fills in, never for the code's own words.
 package lessons
 
 import (

@@ -13,7 +13,7 @@ func TestSelectors(t *testing.T) {
 		{"proto/payment.proto", "Gateway", "// Gateway is where a payment was made", "}"},
 		{"go-service/go.mod", "/^tool \\(/", "tool (", ")"},
 		{"go-service/internal/kafka/offsets.go", "OffsetTracker.Done", "// Done records that offset is fully handled", "}"},
-		{"node-service/src/format.ts", "toDecimal", "// toDecimal writes minor units", "}"},
+		{"node-service/src/money.ts", "toDecimal", "// toDecimal writes minor units", "}"},
 	}
 	for _, tc := range tests {
 		got, err := excerpt(tc.path, tc.selector)

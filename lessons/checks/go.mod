@@ -1,0 +1,3 @@
+module example.com/lessoncheck
+
+go 1.26.0

@@ -1,0 +1,105 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"learner.example/go-service/internal/kafka"
+)
+
+func check08Kafka(t *testing.T) string {
+	t.Helper()
+	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
+	if bootstrap == "" {
+		bootstrap = "127.0.0.1:9092"
+	}
+	c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second)
+	if err != nil {
+		if os.Getenv("REQUIRE_KAFKA") != "" {
+			t.Fatalf("no Kafka at %s: start it (make kafka-up) and check again", bootstrap)
+		}
+		t.Skipf("no Kafka at %s: this checkpoint needs it (make kafka-up)", bootstrap)
+	}
+	c.Close()
+	return bootstrap
+}
+
+func TestCheck08DeadLetterKeepsTheRecordAndSaysWhy(t *testing.T) {
+	bootstrap := check08Kafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	source := fmt.Sprintf("lessoncheck08-%d", time.Now().UnixNano())
+	dlq := kafka.DeadLetterTopic(source)
+	if dlq != source+".dlq" {
+		t.Errorf("DeadLetterTopic(%q) = %q, want %q", source, dlq, source+".dlq")
+	}
+	if err := kafka.EnsureTopic(ctx, bootstrap, dlq, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if admin, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": bootstrap}); err == nil {
+			admin.DeleteTopics(context.Background(), []string{dlq})
+			admin.Close()
+		}
+	})
+
+	producer, err := kafka.NewProducer(bootstrap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	bad := &ckafka.Message{
+		TopicPartition: ckafka.TopicPartition{Topic: &source, Partition: 2, Offset: 41},
+		Key:            []byte("evt_check8"),
+		Value:          []byte(`{"id": "evt_check8", "type": `),
+	}
+	if err := producer.DeadLetter(ctx, bad, "malformed", errors.New("stripe: malformed record: unexpected end of JSON input")); err != nil {
+		t.Fatalf("DeadLetter: %v", err)
+	}
+
+	consumer, err := ckafka.NewConsumer(&ckafka.ConfigMap{"bootstrap.servers": bootstrap, "group.id": dlq + "-reader", "auto.offset.reset": "earliest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	if err := consumer.SubscribeTopics([]string{dlq}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got *ckafka.Message
+	for got == nil && ctx.Err() == nil {
+		if m, ok := consumer.Poll(200).(*ckafka.Message); ok {
+			got = m
+		}
+	}
+	if got == nil {
+		t.Fatalf("nothing arrived in %s", dlq)
+	}
+	if string(got.Value) != string(bad.Value) || string(got.Key) != string(bad.Key) {
+		t.Errorf("the dead letter is key %q value %q; want the original record's key and value, byte for byte", got.Key, got.Value)
+	}
+	headers := map[string]string{}
+	for _, h := range got.Headers {
+		headers[h.Key] = string(h.Value)
+	}
+	for key, want := range map[string]string{
+		"error_code":       "malformed",
+		"source_topic":     source,
+		"source_partition": "2",
+		"source_offset":    "41",
+	} {
+		if headers[key] != want {
+			t.Errorf("dead-letter header %s = %q, want %q", key, headers[key], want)
+		}
+	}
+	if !strings.Contains(headers["error"], "unexpected end of JSON input") {
+		t.Errorf("dead-letter header error = %q; want the error's text, so that someone can see why", headers["error"])
+	}
+}
