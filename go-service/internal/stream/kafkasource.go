@@ -72,6 +72,9 @@ func (s *KafkaSource) consumer() (*ckafka.Consumer, error) {
 	}))
 }
 
+// Topic is the topic's name.
+func (s *KafkaSource) Topic() string { return s.topic }
+
 // Close closes the lookup client once no query runs. Readers are closed by
 // their owners.
 func (s *KafkaSource) Close() {

@@ -32,7 +32,11 @@ func (h *Hub) Run(ctx context.Context, src Source, log *slog.Logger) error {
 		return err
 	}
 	defer r.Close()
-	log.Info(fmt.Sprintf("Serving %d partitions", len(from)), "component", "KAFKA")
+	topic := "the normalized topic"
+	if named, ok := src.(interface{ Topic() string }); ok {
+		topic = named.Topic()
+	}
+	log.Info(fmt.Sprintf("Serving from %s (%d partitions)", topic, len(from)), "component", "KAFKA")
 	for {
 		rec, ok, err := r.Next(ctx)
 		switch {
