@@ -67,10 +67,13 @@ func TestPaymentsComeOutRight(t *testing.T) {
 	if last.GetStatus() != pb.PaymentStatus_PAYMENT_STATUS_COMPLETED || last.GetFailureReason() != "" {
 		t.Errorf("stream, after the retry: %v %q, want COMPLETED and no failure reason", last.GetStatus(), last.GetFailureReason())
 	}
-	resp, err := client.GetPayment(ctx, &pb.GetPaymentRequest{Gateway: pb.Gateway_GATEWAY_STRIPE, Id: pi})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// GetPayment reads this instance's view of payments.state, which may
+	// trail the stream by a moment: wait for the payment to reach it.
+	var resp *pb.GetPaymentResponse
+	eventually(t, 60*time.Second, "GetPayment of the Stripe payment after its retry", func() bool {
+		resp, err = client.GetPayment(ctx, &pb.GetPaymentRequest{Gateway: pb.Gateway_GATEWAY_STRIPE, Id: pi})
+		return err == nil && resp.GetPayment().GetEventId() == "evt_e2e_ok"
+	})
 	if p := resp.GetPayment(); p.GetStatus() != pb.PaymentStatus_PAYMENT_STATUS_COMPLETED || p.GetFailureReason() != "" {
 		t.Errorf("GetPayment: %v %q, want COMPLETED and no failure reason", p.GetStatus(), p.GetFailureReason())
 	}

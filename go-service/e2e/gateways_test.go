@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -63,6 +64,16 @@ func TestAllGatewaysRealisticMix(t *testing.T) {
 	if len(dlq) != invalid {
 		t.Errorf("DLQ holds %d records, want %d", len(dlq), invalid)
 	}
+	// GetPayment reads this instance's view of payments.state, which may
+	// trail the stream by a moment: wait until its counts hold every payment
+	// in its final status.
+	wantStatus := map[string]int64{}
+	for _, st := range final {
+		wantStatus[st.String()]++
+	}
+	waitStats(t, client, 60*time.Second, func(s *pb.GetStatsResponse) bool {
+		return s.GetPaymentsTotal() == int64(len(final)) && maps.Equal(s.GetPaymentsByStatus(), wantStatus)
+	})
 	for key, want := range final {
 		id := key[len(gatewayOf[key].String())+1:]
 		resp, err := client.GetPayment(ctx, &pb.GetPaymentRequest{Gateway: gatewayOf[key], Id: id})
