@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
 	"github.com/paymentgateway/aggregator/go-service/internal/metrics"
+	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 )
 
 // settings are the app's Config plus what main itself needs.
@@ -69,6 +71,8 @@ func parse(args []string) (settings, error) {
 	set.String(&c.DashboardAddr, "dashboard-addr", "DASHBOARD_ADDR", dashboardAddr, "host:port of the browser dashboard (PaymentService over Connect/gRPC-Web, same token and TLS); empty turns it off")
 	set.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text (the course's [SERVER] lines) or json")
 	set.Int(&c.Window, "window", "STREAM_WINDOW", 100000, 100, 10000000, "recent payments kept in memory for replay; a client further behind is cut off and resumes from its cursor")
+	set.Int(&c.CatchUpBuffer, "catchup-buffer", "STREAM_CATCHUP_BUFFER", stream.DefaultCatchUpBuffer, 16, 100000, "payments queued per stream that reads Kafka before the window (EARLIEST, an old cursor, since); a client that stops reading is cut off once it is full")
+	set.Int(&c.ServeQueueKB, "serve-queue-kb", "SERVE_QUEUE_KB", stream.DefaultQueueKB, 256, 1048576, "librdkafka prefetch (queued.max.messages.kbytes) of each serve-stage reader of the normalized topic, KiB")
 	grace := 10
 	set.Int(&grace, "shutdown-grace", "SHUTDOWN_GRACE_SECONDS", 10, 1, 600, "seconds to drain in-flight records and close streams on SIGTERM")
 	set.Check(func() error {
@@ -101,7 +105,23 @@ func run(args []string) error {
 	if err := logging.Setup(s.logFormat, os.Stdout); err != nil {
 		return err
 	}
+	setMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, s.app, slog.Default())
+}
+
+// defaultMemoryLimit is the Go heap's soft limit when GOMEMLIMIT is unset:
+// the garbage collector works harder as the heap nears it instead of letting
+// it double between collections. It counts only Go's memory, not
+// librdkafka's queues or Pebble's block cache (both set by their own
+// settings).
+const defaultMemoryLimit = 160 << 20
+
+// setMemoryLimit applies defaultMemoryLimit unless GOMEMLIMIT is set (the Go
+// runtime reads that itself).
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 }

@@ -57,6 +57,8 @@ type Config struct {
 	MaxStreams    int    // StreamPayments calls served at once; 0 means grpcserver.DefaultMaxStreams
 	Security      grpcserver.Security
 	Window        int           // recent payments kept for replay; 0 means the hub's default
+	CatchUpBuffer int           // payments queued per catch-up stream; 0 means the hub's default
+	ServeQueueKB  int           // librdkafka prefetch per serve reader, KiB; 0 means stream.DefaultQueueKB
 	ShutdownGrace time.Duration // to drain in-flight records and close streams; 0 means DefaultShutdownGrace
 	DashboardAddr string        // host:port of the browser dashboard; "" turns it off
 }
@@ -235,7 +237,8 @@ func (a *App) closeKafka() {
 // buildStages builds the ingest and serve stages and the gRPC service over
 // them, with metrics when MetricsAddr is set.
 func (a *App) buildStages() {
-	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window})
+	// The state stage writes merged payments: the hub only fans them out.
+	a.hub = stream.NewHub(stream.Options{Window: a.cfg.Window, CatchUpBuffer: a.cfg.CatchUpBuffer})
 	ingestOpts := ingest.Options{
 		Kafka: a.cfg.Kafka, GroupID: a.cfg.GroupID, Topics: a.cfg.Topics, ConsumerMode: a.cfg.ConsumerMode,
 		EventsTopic: a.cfg.EventsTopic, DLQTopic: a.cfg.DLQTopic,

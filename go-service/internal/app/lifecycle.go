@@ -19,7 +19,7 @@ import (
 // stageCtx, not on Start's context: only Wait cancels it, once the edge has
 // stopped, so that a signal never cuts the ingest stage off mid-record.
 func (a *App) start() {
-	log, k := a.log, a.cfg.Kafka
+	log := a.log
 	stageCtx, stopStages := context.WithCancel(context.Background())
 	errs := make(chan error, 8)
 	ingestDone, stateDone := make(chan struct{}), make(chan struct{})
@@ -31,7 +31,7 @@ func (a *App) start() {
 	viewDone := make(chan struct{})
 	go func() { defer close(viewDone); errs <- wrap("view", a.view.Run(stageCtx)) }()
 	go a.disk.Run(stageCtx, time.Second)
-	go func() { errs <- wrap("serve", stream.Read(stageCtx, k, a.cfg.NormalizedTopic, a.hub, log)) }()
+	go func() { errs <- wrap("serve", a.serve(stageCtx)) }()
 	go func() { errs <- wrap("grpc", a.gs.Serve(a.lis)) }()
 	if a.ms != nil {
 		go func() { errs <- wrap("metrics", a.ms.Serve()) }()
@@ -154,4 +154,14 @@ func (a *App) closeStore() {
 	if err := a.store.Close(); err != nil {
 		a.log.Warn("closing the state store: "+err.Error(), "component", "SERVER")
 	}
+}
+
+// serve runs the serve stage: the hub over the normalized topic.
+func (a *App) serve(ctx context.Context) error {
+	src, err := stream.NewKafkaSource(a.cfg.Kafka, a.cfg.NormalizedTopic, a.cfg.ServeQueueKB, a.log)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return a.hub.Run(ctx, src, a.log)
 }

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/peer"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -18,7 +19,7 @@ var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // newFilter validates a request's filters and returns the predicate: AND
 // across fields, OR within one; an empty list accepts everything.
-func newFilter(req *pb.StreamPaymentsRequest) (func(*pb.Payment) bool, error) {
+func newFilter(req *pb.StreamPaymentsRequest) (stream.Filter, error) {
 	if len(req.GetGateways()) > maxFilterValues {
 		return nil, fmt.Errorf("gateways: %w", errListTooLong)
 	}
@@ -67,11 +68,11 @@ func newFilter(req *pb.StreamPaymentsRequest) (func(*pb.Payment) bool, error) {
 	if req.GetCursor() != "" {
 		since = nil // a cursor wins over since: resume exactly after it
 	}
-	return func(p *pb.Payment) bool {
-		return (len(gateways) == 0 || gateways[p.GetGateway()]) &&
-			(len(currencies) == 0 || currencies[p.GetAmount().GetCurrency()]) &&
-			(len(statuses) == 0 || statuses[p.GetStatus()]) &&
-			(since == nil || !p.GetUpdatedAt().AsTime().Before(since.AsTime()))
+	return func(h stream.Header) bool {
+		return (len(gateways) == 0 || gateways[h.Gateway]) &&
+			(len(currencies) == 0 || currencies[h.Currency]) &&
+			(len(statuses) == 0 || statuses[h.Status]) &&
+			(since == nil || !h.UpdatedAt.Before(since.AsTime()))
 	}, nil
 }
 

@@ -43,7 +43,7 @@ type StateView interface {
 // be fast and safe for concurrent use.
 type Observer interface {
 	// PaymentSent is called after each payment a stream has sent.
-	PaymentSent(p *pb.Payment, at time.Time)
+	PaymentSent(h stream.Header, at time.Time)
 	// StreamFill reports how full a stream's share of the window is:
 	// behind/limit, from 0 (keeping up) to 1 (about to be cut off).
 	StreamFill(stream, peer string, fill float64)
@@ -57,10 +57,10 @@ type Observer interface {
 
 type nopObserver struct{}
 
-func (nopObserver) PaymentSent(*pb.Payment, time.Time) {}
-func (nopObserver) StreamFill(string, string, float64) {}
-func (nopObserver) StreamEnded(string, string, string) {}
-func (nopObserver) StreamRejected(string)              {}
+func (nopObserver) PaymentSent(stream.Header, time.Time) {}
+func (nopObserver) StreamFill(string, string, float64)   {}
+func (nopObserver) StreamEnded(string, string, string)   {}
+func (nopObserver) StreamRejected(string)                {}
 
 // Option configures a Service.
 type Option func(*Service)
@@ -171,7 +171,7 @@ func (s *Service) Shutdown() {
 // MaxStreams is the cap on concurrent StreamPayments calls.
 func (s *Service) MaxStreams() int { return cap(s.slots) }
 
-func (s *Service) subscribe(ctx context.Context, req *pb.StreamPaymentsRequest, accept func(*pb.Payment) bool) (stream.Stream, string, error) {
+func (s *Service) subscribe(ctx context.Context, req *pb.StreamPaymentsRequest, accept stream.Filter) (stream.Stream, string, error) {
 	var start stream.Start
 	from := "latest"
 	switch {

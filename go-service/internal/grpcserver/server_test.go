@@ -43,8 +43,15 @@ type rig struct {
 
 func newRig(t *testing.T, window int, sec Security, opts ...Option) *rig {
 	t.Helper()
-	r := &rig{hub: stream.NewHub(stream.Options{Window: window}), lis: bufconn.Listen(1 << 20), log: &syncBuffer{}}
-	r.hub.Start(stream.Position{0: 0}, stream.Position{0: 0})
+	hub := stream.NewHub(stream.Options{Window: window})
+	hub.Start(stream.Position{0: 0}, stream.Position{0: 0})
+	return newRigOver(t, hub, sec, opts...)
+}
+
+// newRigOver serves hub, which the caller has started.
+func newRigOver(t *testing.T, hub *stream.Hub, sec Security, opts ...Option) *rig {
+	t.Helper()
+	r := &rig{hub: hub, lis: bufconn.Listen(1 << 20), log: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(r.log, nil))
 	r.svc = NewService(r.hub, nil, logger, append([]Option{WithWatchdog(20 * time.Millisecond)}, opts...)...)
 	grpcOpts, err := ServerOptions(sec, logger)
@@ -430,14 +437,14 @@ func TestFilterValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := func(g pb.Gateway, c string) *pb.Payment {
-		return &pb.Payment{Gateway: g, Amount: &pb.Money{Currency: c}}
+	p := func(g pb.Gateway, c string) stream.Header {
+		return stream.HeaderOf(&pb.Payment{Gateway: g, Amount: &pb.Money{Currency: c}})
 	}
 	if !accept(p(pb.Gateway_GATEWAY_ADYEN, "EUR")) || accept(p(pb.Gateway_GATEWAY_ADYEN, "GBP")) || accept(p(pb.Gateway_GATEWAY_STRIPE, "EUR")) {
 		t.Error("filter: AND across fields, OR within one")
 	}
 	future := timestamppb.New(time.Now().Add(time.Hour))
-	old := &pb.Payment{UpdatedAt: timestamppb.Now()}
+	old := stream.HeaderOf(&pb.Payment{UpdatedAt: timestamppb.Now()})
 	if accept, _ := newFilter(&pb.StreamPaymentsRequest{Since: future}); accept(old) {
 		t.Error("since: a payment before it passed")
 	}

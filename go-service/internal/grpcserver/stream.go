@@ -138,7 +138,7 @@ func (s *Service) pump(ctx context.Context, sub stream.Stream, out grpc.ServerSt
 		}
 		st.last.Store(cursor)
 		st.sent.Add(1)
-		s.obs.PaymentSent(e.Payment, time.Now())
+		s.obs.PaymentSent(e.Header, time.Now())
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/ingest"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
-	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
 // Namespace prefixes every metric name.
@@ -128,10 +127,10 @@ func (m *Metrics) DeliveryFailed(topic, code string) {
 }
 
 // PaymentSent counts a payment sent on a stream and its end-to-end latency.
-func (m *Metrics) PaymentSent(p *pb.Payment, at time.Time) {
-	m.sent.WithLabelValues(p.GetGateway().String(), p.GetStatus().String()).Inc()
-	if u := p.GetUpdatedAt(); u != nil {
-		m.e2e.Observe(max(0, at.Sub(u.AsTime()).Seconds()))
+func (m *Metrics) PaymentSent(h stream.Header, at time.Time) {
+	m.sent.WithLabelValues(h.Gateway.String(), h.Status.String()).Inc()
+	if !h.UpdatedAt.IsZero() {
+		m.e2e.Observe(max(0, at.Sub(h.UpdatedAt).Seconds()))
 	}
 }
 

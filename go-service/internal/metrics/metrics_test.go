@@ -33,7 +33,7 @@ func TestMetricsAndProbes(t *testing.T) {
 	m.OnRecord("bitcoinpay", ingest.OutcomeDLQ, normalizer.CodeUnknownGateway, time.Microsecond)
 	m.DeliveryFailed("payments.normalized", "Broker: Unknown topic or partition")
 	p := &pb.Payment{Gateway: pb.Gateway_GATEWAY_STRIPE, Status: pb.PaymentStatus_PAYMENT_STATUS_COMPLETED, UpdatedAt: timestamppb.New(time.Now().Add(-2 * time.Second))}
-	m.PaymentSent(p, time.Now())
+	m.PaymentSent(stream.HeaderOf(p), time.Now())
 	m.StreamFill("1", "127.0.0.1:5000", 0.25)
 
 	srv := httptest.NewServer(m.Handler())

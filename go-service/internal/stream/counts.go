@@ -11,7 +11,7 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
-// counts are the hub's statistics over the latest state of every payment.
+// counts are the fold's statistics over the latest state of every payment.
 type counts struct {
 	byGateway  map[pb.Gateway]int64
 	byStatus   map[pb.PaymentStatus]int64
@@ -120,26 +120,35 @@ type Snapshot struct {
 	// NotFolded counts events Merge refused, by reason (NotFolded.Reason).
 	NotFolded        map[string]int64
 	ConnectedClients int
+	// CatchUpReaders is the number of Kafka readers open for streams that
+	// started before the window (shared by those streams).
+	CatchUpReaders int
 }
 
-// Stats returns a snapshot of the statistics.
+// Stats returns a snapshot of the statistics. Without the hub's own fold
+// only the stream figures are known here.
 func (h *Hub) Stats() Snapshot {
+	readers := h.CatchUpReaders()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := Snapshot{
-		Payments: int64(len(h.states)), Events: h.counts.events, Duplicates: h.counts.duplicates,
 		ByGateway: map[string]int64{}, ByStatus: map[string]int64{}, TotalsByCurrency: map[string]int64{},
-		NotFolded: map[string]int64{}, ConnectedClients: h.clients,
+		NotFolded: map[string]int64{}, ConnectedClients: h.clients, CatchUpReaders: readers,
 	}
-	for k, v := range h.counts.byGateway {
+	if h.fold == nil {
+		return s
+	}
+	c := &h.fold.counts
+	s.Payments, s.Events, s.Duplicates = int64(len(h.fold.states)), c.events, c.duplicates
+	for k, v := range c.byGateway {
 		s.ByGateway[k.String()] = v
 	}
-	for k, v := range h.counts.byStatus {
+	for k, v := range c.byStatus {
 		if v != 0 {
 			s.ByStatus[k.String()] = v
 		}
 	}
-	for k, v := range h.counts.byCurrency {
+	for k, v := range c.byCurrency {
 		if k == "" {
 			continue
 		}
@@ -150,7 +159,7 @@ func (h *Hub) Stats() Snapshot {
 		}
 	}
 	slices.Sort(s.SaturatedCurrencies)
-	for k, v := range h.counts.notFolded {
+	for k, v := range c.notFolded {
 		s.NotFolded[k] = v
 	}
 	return s

@@ -1,54 +1,75 @@
-// Package stream is the server's serve stage: it reads the normalized topic,
-// keeps the latest state of every payment and a bounded window of recent
-// events, and fans them out to any number of subscribers (gRPC streams).
+// Package stream is the server's serve stage, a hub: it keeps a bounded
+// window of recent payments of the normalized topic, each in wire form, and
+// fans them out to any number of subscribers (gRPC streams), with cursors
+// that are offsets of that topic. Streams that start before the window read
+// the topic through catch-up readers they share (catchup.go). Kafka stays
+// at the edge, behind Source (source.go, kafkasource.go): the hub itself is
+// pure and tested without a broker.
 package stream
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/paymentgateway/aggregator/go-service/internal/merge"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
-// Entry is one payment event as delivered to subscribers.
+// Header is what filters and metrics read of a payment, kept decoded beside
+// its wire form: the window holds these few fields, not decoded payments.
+type Header struct {
+	Gateway   pb.Gateway
+	Status    pb.PaymentStatus
+	Currency  string
+	UpdatedAt time.Time
+}
+
+// HeaderOf returns p's header.
+func HeaderOf(p *pb.Payment) Header {
+	h := Header{Gateway: p.GetGateway(), Status: p.GetStatus(), Currency: p.GetAmount().GetCurrency()}
+	if u := p.GetUpdatedAt(); u != nil {
+		h.UpdatedAt = u.AsTime()
+	}
+	return h
+}
+
+// Filter decides whether a subscriber wants a payment; nil accepts all.
+type Filter func(Header) bool
+
+// Entry is one payment as delivered to subscribers: the merged state of the
+// payment after the event at Partition/Offset of the normalized topic.
 type Entry struct {
 	seq       uint64
 	Partition int32
 	Offset    int64
-	// Payment is the payment's merged state after this event. Shared by all
-	// subscribers: never modify it.
-	Payment *pb.Payment
-	wire    *wireForm // nil for entries replayed from Kafka for one stream
+	Header    Header
+	wire      []byte
 }
 
-// wireForm is an entry's payment in protobuf wire form, encoded by the
-// first subscriber that sends it and reused by the others: with a hundred
-// streams, encoding each payment once instead of a hundred times was most
-// of the server's fan-out CPU (make bench).
-type wireForm struct {
-	once  sync.Once
-	bytes []byte
-	err   error
-}
+// Encoded returns the payment in protobuf wire form: the bytes read from
+// Kafka, shared by every subscriber, so a payment is never encoded once per
+// stream. Never modify them.
+func (e Entry) Encoded() ([]byte, error) { return e.wire, nil }
 
-// Encoded returns the payment in protobuf wire form. Every subscriber of a
-// window entry gets the same bytes: never modify them.
-func (e Entry) Encoded() ([]byte, error) {
-	if e.wire == nil {
-		return proto.Marshal(e.Payment)
+// Payment decodes the entry's payment (tests and tools; streams send the
+// wire form as it is).
+func (e Entry) Payment() (*pb.Payment, error) {
+	var p pb.Payment
+	if err := proto.Unmarshal(e.wire, &p); err != nil {
+		return nil, fmt.Errorf("decode entry %d/%d: %w", e.Partition, e.Offset, err)
 	}
-	e.wire.once.Do(func() { e.wire.bytes, e.wire.err = proto.Marshal(e.Payment) })
-	return e.wire.bytes, e.wire.err
+	return &p, nil
 }
 
-// Hub fans events out to subscribers. Its window is a ring of the most recent
-// entries shared by every subscriber: memory is bounded by the window size,
-// not by the number of clients or how slow they are. A subscriber that falls
-// a whole window behind is lapped (ErrLapped) and must resume from its cursor.
+// Hub fans payments out to subscribers. Its window is a ring of the most
+// recent entries shared by every subscriber: memory is bounded by the window
+// size, not by the number of clients or how slow they are. A subscriber that
+// falls a whole window behind is lapped (ErrLapped) and must resume from
+// its cursor.
 type Hub struct {
 	mu       sync.Mutex
 	ring     []Entry
@@ -58,52 +79,74 @@ type Hub struct {
 	next     Position // per partition: the next offset the hub will see
 	live     Position // per partition: where "latest" starts until the hub has caught up
 	notify   chan struct{}
+	clients  int
+	started  bool // Start has been called
 
-	history *history
-
-	states  map[paymentKey]*pb.Payment
-	dedupe  *seenSet
-	counts  counts
-	clients int
-}
-
-type paymentKey struct {
-	gateway pb.Gateway
-	id      string
+	fold    *fold // nil once the state stage writes merged payments; see fold.go
+	catchUp *pool // nil until a Source is attached (Run, or AttachSource in tests)
+	opts    Options
 }
 
 // Options size the hub.
 type Options struct {
-	Window       int // entries kept for replay and slow subscribers
-	DedupeWindow int // (gateway, event_id) pairs remembered to drop duplicates
+	// Window is the number of recent payments kept for new and slow
+	// subscribers; a subscriber further behind is cut off.
+	Window int
+	// CatchUpBuffer is the number of payments a catch-up reader queues for
+	// one stream; a stream whose client stops reading is cut off once its
+	// queue is full and stays so.
+	CatchUpBuffer int
+	// CatchUpRewind is how many records, summed over partitions, a shared
+	// catch-up reader may go back to take in a stream that starts behind
+	// it; further back, the stream gets a reader of its own.
+	CatchUpRewind int64
+	// Fold makes the hub dedupe and merge events itself (fold.go).
+	Fold bool
+	// DedupeWindow is how many (gateway, event_id) pairs Fold remembers.
+	DedupeWindow int
 }
+
+// Defaults of Options.
+const (
+	DefaultWindow        = 100000
+	DefaultCatchUpBuffer = 256
+)
 
 // NewHub returns an empty hub.
 func NewHub(opts Options) *Hub {
 	if opts.Window <= 0 {
-		opts.Window = 100000
+		opts.Window = DefaultWindow
+	}
+	if opts.CatchUpBuffer <= 0 {
+		opts.CatchUpBuffer = DefaultCatchUpBuffer
+	}
+	if opts.CatchUpRewind <= 0 {
+		opts.CatchUpRewind = int64(opts.Window)
 	}
 	if opts.DedupeWindow <= 0 {
 		opts.DedupeWindow = 1000000
 	}
-	return &Hub{
+	h := &Hub{
 		ring:   make([]Entry, opts.Window),
 		first:  Position{},
 		next:   Position{},
 		live:   Position{},
 		notify: make(chan struct{}),
-		states: map[paymentKey]*pb.Payment{},
-		dedupe: newSeenSet(opts.DedupeWindow),
-		counts: newCounts(),
+		opts:   opts,
 	}
+	if opts.Fold {
+		h.fold = newFold(opts.DedupeWindow)
+	}
+	return h
 }
 
 // Start tells the hub where reading starts (per partition) and where the
 // topic ended when the server started: until the hub reaches that end, a
-// "latest" subscriber still starts there, not in the history being replayed.
+// "latest" subscriber still starts there, not in the history being read.
 func (h *Hub) Start(from, liveFrom Position) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.started = true
 	for p, o := range from {
 		h.first[p], h.next[p] = o, o
 	}
@@ -112,10 +155,14 @@ func (h *Hub) Start(from, liveFrom Position) {
 	}
 }
 
-// CaughtUp reports whether the hub has read up to where the topic ended at start.
+// CaughtUp reports whether the hub has read up to where the topic ended at
+// start (false before Start).
 func (h *Hub) CaughtUp() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.started {
+		return false
+	}
 	for p, o := range h.live {
 		if h.next[p] < o {
 			return false
@@ -124,75 +171,87 @@ func (h *Hub) CaughtUp() bool {
 	return true
 }
 
-// Publish adds the event read at partition/offset. Duplicate events (same
-// gateway and event id) advance the position but reach no subscriber, and so
-// do events Merge refuses (*merge.NotFolded, counted and returned for the caller to
-// log with the event's offset): the payment keeps its last correct state.
-// The error also reports, once, a currency whose total has grown past what
-// GetStats can carry (*Saturated); that event was applied.
-func (h *Hub) Publish(partition int32, offset int64, event *pb.Payment) error {
+// Publish adds the payment read at partition/offset: the merged state at
+// that event (or, while the hub folds, the event itself).
+func (h *Hub) Publish(partition int32, offset int64, p *pb.Payment) error {
+	if h.fold != nil {
+		return h.foldIn(partition, offset, p)
+	}
+	wire, err := proto.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode payment %s: %w", p.GetId(), err)
+	}
+	h.append(partition, offset, HeaderOf(p), wire)
+	return nil
+}
+
+// PublishValue adds the record value read at partition/offset, kept as it is.
+// A value that is not a payment advances the position and is returned as
+// ErrNotAPayment.
+func (h *Hub) PublishValue(partition int32, offset int64, value []byte) error {
+	var p pb.Payment
+	if err := proto.Unmarshal(value, &p); err != nil || p.GetId() == "" {
+		h.Skip(partition, offset)
+		return ErrNotAPayment
+	}
+	if h.fold != nil {
+		return h.foldIn(partition, offset, &p)
+	}
+	h.append(partition, offset, HeaderOf(&p), value)
+	return nil
+}
+
+// ErrNotAPayment is a record of the normalized topic that is not a
+// payment.v1.Payment: only our stages write there, so it is foreign.
+var ErrNotAPayment = errors.New("record is not a payment.v1.Payment")
+
+// append puts an entry in the window, dropping the oldest when it is full.
+func (h *Hub) append(partition int32, offset int64, header Header, wire []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.next[partition] = offset + 1
-	if !h.dedupe.add(event.GetGateway(), event.GetEventId()) {
-		h.counts.duplicates++
-		return nil
-	}
-	key := paymentKey{event.GetGateway(), event.GetId()}
-	prev := h.states[key]
-	state, err := merge.Merge(prev, event)
-	if err != nil {
-		h.counts.refused(err)
-		return err
-	}
-	h.states[key] = state
-	notice := h.counts.apply(prev, state)
+	h.appendLocked(partition, offset, header, wire)
+}
 
+func (h *Hub) appendLocked(partition int32, offset int64, header Header, wire []byte) {
+	h.next[partition] = offset + 1
 	i := int(h.nextSeq % uint64(len(h.ring)))
 	if h.nextSeq-h.firstSeq == uint64(len(h.ring)) {
 		old := h.ring[i]
 		h.first[old.Partition] = old.Offset + 1
 		h.firstSeq++
 	}
-	h.ring[i] = Entry{seq: h.nextSeq, Partition: partition, Offset: offset, Payment: state, wire: &wireForm{}}
+	h.ring[i] = Entry{seq: h.nextSeq, Partition: partition, Offset: offset, Header: header, wire: wire}
 	h.nextSeq++
 	close(h.notify)
 	h.notify = make(chan struct{})
-	return notice
 }
 
-// Skip advances the position past a record that is not a payment.
+// Skip advances the position past a record that is not a payment (or a
+// transaction marker).
 func (h *Hub) Skip(partition int32, offset int64) {
 	h.mu.Lock()
-	h.next[partition] = offset + 1
+	h.next[partition] = max(h.next[partition], offset+1)
 	h.mu.Unlock()
 }
 
-// Get returns the latest state of a payment.
-func (h *Hub) Get(gateway pb.Gateway, id string) (*pb.Payment, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	p, ok := h.states[paymentKey{gateway, id}]
-	return p, ok
-}
-
-// ErrLapped ends a subscription that fell a whole window behind.
+// ErrLapped ends a subscription that fell a whole window (or, catching up,
+// its whole queue) behind.
 var ErrLapped = errors.New("subscriber fell behind the server's window")
 
 // ErrOutOfWindow is returned when a position is older than the window.
 var ErrOutOfWindow = errors.New("position is older than the server's in-memory window")
 
-// Subscription is one subscriber's read position in the hub.
+// Subscription is one subscriber's read position in the window.
 type Subscription struct {
 	h       *Hub
 	nextSeq uint64
 	pos     Position
-	accept  func(*pb.Payment) bool
+	accept  Filter
 	closed  bool
 }
 
-// SubscribeLatest delivers only events the hub reads from now on.
-func (h *Hub) SubscribeLatest(accept func(*pb.Payment) bool) *Subscription {
+// SubscribeLatest delivers only payments the hub reads from now on.
+func (h *Hub) SubscribeLatest(accept Filter) *Subscription {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	pos := h.next.clone()
@@ -203,23 +262,45 @@ func (h *Hub) SubscribeLatest(accept func(*pb.Payment) bool) *Subscription {
 	return &Subscription{h: h, nextSeq: h.nextSeq, pos: pos, accept: accept}
 }
 
-// SubscribeAt delivers events from pos on (pos[p] is the next offset wanted
-// in partition p). It fails with ErrOutOfWindow when the window no longer
-// holds them.
-func (h *Hub) SubscribeAt(pos Position, accept func(*pb.Payment) bool) (*Subscription, error) {
+// SubscribeAt delivers payments from pos on (pos[p] is the next offset
+// wanted in partition p). It fails with ErrOutOfWindow when the window no
+// longer holds them.
+func (h *Hub) SubscribeAt(pos Position, accept Filter) (*Subscription, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for p, first := range h.first {
-		if pos[p] < first {
-			return nil, ErrOutOfWindow
-		}
+	if !h.coversLocked(pos) {
+		return nil, ErrOutOfWindow
 	}
 	h.clients++
 	return &Subscription{h: h, nextSeq: h.firstSeq, pos: pos.clone(), accept: accept}, nil
 }
 
-// Next blocks until the next accepted event, and returns it with the cursor
-// that resumes right after it.
+// SubscribeEarliest delivers everything the window holds, then live payments.
+func (h *Hub) SubscribeEarliest(accept Filter) *Subscription {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clients++
+	return &Subscription{h: h, nextSeq: h.firstSeq, pos: h.first.clone(), accept: accept}
+}
+
+// covers reports whether the window still holds everything from pos on.
+func (h *Hub) covers(pos Position) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.coversLocked(pos)
+}
+
+func (h *Hub) coversLocked(pos Position) bool {
+	for p, first := range h.first {
+		if pos[p] < first {
+			return false
+		}
+	}
+	return true
+}
+
+// Next blocks until the next accepted payment, and returns it with the
+// cursor that resumes right after it.
 func (s *Subscription) Next(ctx context.Context) (Entry, string, error) {
 	h := s.h
 	for {
@@ -245,7 +326,7 @@ func (s *Subscription) Next(ctx context.Context) (Entry, string, error) {
 			continue // before this subscriber's start, or already delivered
 		}
 		s.pos[e.Partition] = e.Offset + 1
-		if s.accept == nil || s.accept(e.Payment) {
+		if s.accept == nil || s.accept(e.Header) {
 			return e, s.pos.Cursor(), nil
 		}
 	}
@@ -272,10 +353,9 @@ func (s *Subscription) Close() {
 	}
 }
 
-// SubscribeEarliest delivers everything the window holds, then live events.
-func (h *Hub) SubscribeEarliest(accept func(*pb.Payment) bool) *Subscription {
+// Clients is the number of open subscriptions, catching up or live.
+func (h *Hub) Clients() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.clients++
-	return &Subscription{h: h, nextSeq: h.firstSeq, pos: h.first.clone(), accept: accept}
+	return h.clients
 }
