@@ -9,6 +9,10 @@
 //  5. fan-out to 1, 10 and 100 concurrent stream clients,
 //  6. topic scaling: OS threads, memory, idle CPU and start-up time of one
 //     server with 1…500 raw topics, per-topic vs shared consumer,
+//  7. recovery: restart after kill -9 to ingest resumed,
+//  8. state: RSS after 1M and 2M payments, restart and a fresh instance to
+//     SERVING (its rebuild rate against ConsumerPerformance), and 50 stalled
+//     EARLIEST streams (see stageState),
 //
 // plus the normalizers' Go benchmarks. Every figure is the median of -runs
 // runs; a ratio is computed within each run, then its median taken. It prints
@@ -64,20 +68,34 @@ type params struct {
 	ReceiverRecords int `json:"receiver_records"`
 	ReceiverClients int `json:"receiver_clients"`
 	ReceiverRate    int `json:"receiver_rate"`
+	// state stage: RSS after each count of distinct payments, restarts,
+	// StateStalled streams from EARLIEST that never read beside a live
+	// client fed at StateLiveRate/s (its rate over StateLiveSeconds before
+	// them), for at most StateStallSeconds. StateWindow > 0 sets the
+	// server's STREAM_WINDOW (smoke: so that tiny sizes reach the catch-up
+	// readers); 0 keeps its default.
+	StatePayments     []int   `json:"state_payments"`
+	StateStalled      int     `json:"state_stalled_streams"`
+	StateLiveRate     int     `json:"state_live_rate"`
+	StateLiveSeconds  float64 `json:"state_live_seconds"`
+	StateStallSeconds float64 `json:"state_stall_seconds"`
+	StateWindow       int     `json:"state_window,omitempty"`
 }
 
 func fullParams() params {
 	return params{Runs: 3, WarmupRecords: 600000, PerfRecords: 150000, ProducerCount: 60000, IngestRecords: 60000, InvalidRate: 0.01,
 		LatencyRates: []int{1000, 5000}, LatencySeconds: 10, FanoutClients: []int{1, 10, 100}, FanoutRecords: 20000,
 		ScalingTopics: []int{1, 10, 50, 100, 500}, ScalingRuns: 2, IdleSeconds: 5, RecoveryRuns: 3, NormBenchtime: "300ms",
-		ReceiverRecords: 20000, ReceiverClients: 32, ReceiverRate: 1000}
+		ReceiverRecords: 20000, ReceiverClients: 32, ReceiverRate: 1000,
+		StatePayments: []int{1000000, 2000000}, StateStalled: 50, StateLiveRate: 1000, StateLiveSeconds: 10, StateStallSeconds: 60}
 }
 
 func smokeParams() params {
 	return params{Smoke: true, Runs: 1, PerfRecords: 2000, ProducerCount: 2000, IngestRecords: 5000, InvalidRate: 0.02,
 		LatencyRates: []int{100, 500}, LatencySeconds: 1, FanoutClients: []int{1, 10}, FanoutRecords: 200,
 		ScalingTopics: []int{1, 5}, ScalingRuns: 1, IdleSeconds: 1, RecoveryRuns: 3, NormBenchtime: "50x",
-		ReceiverRecords: 300, ReceiverClients: 8, ReceiverRate: 100}
+		ReceiverRecords: 300, ReceiverClients: 8, ReceiverRate: 100,
+		StatePayments: []int{2000, 4000}, StateStalled: 50, StateLiveRate: 100, StateLiveSeconds: 2, StateStallSeconds: 15, StateWindow: 500}
 }
 
 type options struct {
@@ -90,7 +108,7 @@ type options struct {
 	keep      bool
 }
 
-var allStages = []string{"normalizer", "ceiling", "producer", "receiver", "ingest", "latency", "fanout", "scaling", "recovery"}
+var allStages = []string{"normalizer", "ceiling", "producer", "receiver", "ingest", "latency", "fanout", "scaling", "recovery", "state"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "clients" {
@@ -234,6 +252,7 @@ func (b *bench) run(ctx context.Context) int {
 		{"latency", b.stageLiveServer}, // latency and fan-out share one server
 		{"scaling", b.stageScaling},
 		{"recovery", b.stageRecovery},
+		{"state", b.stageState},
 	}
 	var failed []string
 	if b.o.WarmupRecords > 0 && b.kafkaStages() {

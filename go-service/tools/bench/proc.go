@@ -112,6 +112,9 @@ type serverCfg struct {
 	mode       string // "" = the server's default (per-topic)
 	partitions int    // of topics the server creates itself
 	port       int    // gRPC port; 0 picks a free one
+	stateDir   string // STATE_DIR; "" makes a new, empty one
+	env        []string
+	onLine     func(string) // called with every line the server prints
 }
 
 // serverProc is a running server process.
@@ -120,6 +123,7 @@ type serverProc struct {
 	pid       int
 	startedAt time.Time
 	addr      string
+	stateDir  string
 	out       *tail
 	done      chan error
 	exited    bool
@@ -162,11 +166,14 @@ func (b *bench) startServer(ctx context.Context, cfg serverCfg) (*serverProc, er
 	// server gets a state store of its own.
 	events, state := cfg.normalized+"-events", cfg.normalized+"-state"
 	b.own(events, state)
-	dir, err := os.MkdirTemp("", "bench-state-")
-	if err != nil {
-		return nil, err
+	dir := cfg.stateDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "bench-state-"); err != nil {
+			return nil, err
+		}
+		b.dirs = append(b.dirs, dir)
 	}
-	b.dirs = append(b.dirs, dir)
 	cmd.Env = append(os.Environ(),
 		"KAFKA_BOOTSTRAP_SERVERS="+b.kafka.BootstrapServers,
 		"KAFKA_TOPICS="+strings.Join(cfg.topics, ","),
@@ -183,12 +190,13 @@ func (b *bench) startServer(ctx context.Context, cfg serverCfg) (*serverProc, er
 	if cfg.mode != "" {
 		cmd.Env = append(cmd.Env, "INGEST_CONSUMER_MODE="+cfg.mode)
 	}
+	cmd.Env = append(cmd.Env, cfg.env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stderr = cmd.Stdout
-	s := &serverProc{cmd: cmd, out: &tail{}, done: make(chan error, 1)}
+	s := &serverProc{cmd: cmd, stateDir: dir, out: &tail{}, done: make(chan error, 1)}
 	s.startedAt = time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -202,6 +210,9 @@ func (b *bench) startServer(ctx context.Context, cfg serverCfg) (*serverProc, er
 		for sc.Scan() {
 			line := sc.Text()
 			s.out.add(line)
+			if cfg.onLine != nil {
+				cfg.onLine(line)
+			}
 			if m := listening.FindStringSubmatch(line); m != nil {
 				select {
 				case port <- m[1]:

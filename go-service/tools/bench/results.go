@@ -105,6 +105,8 @@ var stageTitles = map[string]string{
 	"latency":    "4. End-to-end latency: producer send → Go stream client receive",
 	"fanout":     "5. Fan-out to concurrent Go stream clients",
 	"scaling":    "6. Topic scaling: one idle server, per-topic vs shared consumer",
+	"recovery":   "7. Crash recovery: kill -9, restart on the same port",
+	"state":      "8. State: memory by configuration, restarts, stalled catch-up streams (one server, default settings, one run)",
 }
 
 func (r *results) header() []string {
