@@ -87,7 +87,7 @@ func fullParams() params {
 		LatencyRates: []int{1000, 5000}, LatencySeconds: 10, FanoutClients: []int{1, 10, 100}, FanoutRecords: 20000,
 		ScalingTopics: []int{1, 10, 50, 100, 500}, ScalingRuns: 2, IdleSeconds: 5, RecoveryRuns: 3, NormBenchtime: "300ms",
 		ReceiverRecords: 20000, ReceiverClients: 32, ReceiverRate: 1000,
-		StatePayments: []int{1000000, 2000000}, StateStalled: 50, StateLiveRate: 1000, StateLiveSeconds: 10, StateStallSeconds: 60}
+		StatePayments: []int{500000, 1000000}, StateStalled: 50, StateLiveRate: 1000, StateLiveSeconds: 10, StateStallSeconds: 60}
 }
 
 func smokeParams() params {
@@ -142,6 +142,7 @@ func benchMain(args []string) int {
 	scaling := fs.String("scaling-topics", "", "raw topic counts for the scaling stage (default 1,10,50,100,500)")
 	rates := fs.String("latency-rates", "", "offered rates of the latency stage, records/s, e.g. 1000,5000")
 	latSecs := fs.Float64("latency-seconds", 0, "seconds per latency run")
+	statePayments := fs.String("state-payments", "", "payment counts after which the state stage reads the server's RSS, ascending, e.g. 1000000,2000000")
 	keep := fs.Bool("keep-topics", false, "keep the bench-* topics instead of deleting them at the end")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -174,6 +175,17 @@ func benchMain(args []string) int {
 				return 2
 			}
 			p.LatencyRates = append(p.LatencyRates, n)
+		}
+	}
+	if *statePayments != "" {
+		p.StatePayments = nil
+		for _, s := range config.SplitList(*statePayments) {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 10000000 || (len(p.StatePayments) > 0 && n <= p.StatePayments[len(p.StatePayments)-1]) {
+				fmt.Fprintf(os.Stderr, "-state-payments: %q is not a count from 1 to 10000000 above the one before\n", s)
+				return 2
+			}
+			p.StatePayments = append(p.StatePayments, n)
 		}
 	}
 	if *latSecs > 0 {
