@@ -177,4 +177,13 @@ var lessons = map[string]lesson{
 			when(`GetPaymentsTotal|GetPaymentsByStatus|GetTotalsByCurrency`, "GetStatsResponse lacks a field: payments_by_gateway = 1, payments_by_status = 2, totals_by_currency = 3, payments_total = 8"),
 		},
 	},
+	"09x": {
+		Title: "exercise: another gateway, Square, with fixtures and a fuzz target",
+		Probes: []probe{
+			has("go-service/internal/normalizer/square.go", `func Square\(`, "no Square(raw []byte) (*pb.Payment, error) in package normalizer"),
+			file("go-service/internal/normalizer/testdata/square/*.json", "no Square fixtures in testdata/square"),
+			has("go-service/internal/normalizer/*_test.go", `Square\(`, "no test of Square yet: write it first, table-driven, against the fixtures in testdata/square"),
+			has("go-service/internal/normalizer/*_test.go", `func FuzzSquare\(f \*testing\.F\)`, "no FuzzSquare(f *testing.F) fuzz target, seeded with the fixtures in testdata/square"),
+		},
+	},
 }
