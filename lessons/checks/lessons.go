@@ -177,6 +177,13 @@ var lessons = map[string]lesson{
 			when(`GetPaymentsTotal|GetPaymentsByStatus|GetTotalsByCurrency`, "GetStatsResponse lacks a field: payments_by_gateway = 1, payments_by_status = 2, totals_by_currency = 3, payments_total = 8"),
 		},
 	},
+	"07x": {
+		Title: "exercise: the client reads GRPC_ADDR too, and an argument still wins",
+		Probes: []probe{
+			has("node-service/src/*.ts", `GRPC_ADDR`, "the client does not read GRPC_ADDR yet: take the address from the first argument, else process.env.GRPC_ADDR, else 127.0.0.1:50051"),
+			has("node-service/test/*.test.ts", `GRPC_ADDR`, "no test of the address rule yet: write it first (test/address.test.ts, serverAddress(args, env))"),
+		},
+	},
 	"09x": {
 		Title: "exercise: another gateway, Square, with fixtures and a fuzz target",
 		Probes: []probe{
