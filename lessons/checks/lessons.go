@@ -157,6 +157,17 @@ var lessons = map[string]lesson{
 			has("go-service/internal/kafka/*_test.go", `REQUIRE_KAFKA`, "no test in internal/kafka that follows the REQUIRE_KAFKA rule (skip without a broker, fail instead when REQUIRE_KAFKA is set)"),
 		},
 	},
+	"10x": {
+		Title: "exercise: health that says NOT_SERVING first, then a graceful, bounded stop",
+		Probes: []probe{
+			has("go-service/cmd/server/main.go", `RegisterHealthServer\(`, "cmd/server registers no health service: health.NewServer() and healthpb.RegisterHealthServer(g, hs)"),
+			has("go-service/cmd/server/main.go", `GracefulStop\(`, "cmd/server does not call GracefulStop: let the calls in flight finish (with a bound) instead of g.Stop()"),
+			has("go-service/internal/grpc/server.go", `\)\s*Shutdown\(`, "no (*Server).Shutdown() in internal/grpc: it ends open streams with UNAVAILABLE, so GracefulStop need not wait for them"),
+		},
+		Hints: []hint{
+			when(`grpc_health_v1.*(no required module|missing go.sum)`, "the health service is in google.golang.org/grpc (package google.golang.org/grpc/health/grpc_health_v1): run `go mod tidy` in go-service"),
+		},
+	},
 	"03x": {
 		Title: "exercise: a second gateway, Razorpay, test-first with fixtures",
 		Probes: []probe{
