@@ -172,7 +172,7 @@ var lessons = map[string]lesson{
 			has("go-service/cmd/server/main.go", `\.first\(`, "the handler in cmd/server does not ask seen.first before srv.Publish yet"),
 		},
 		Hints: []hint{
-			when(`undefined: seen`, "cmd/server needs `type seen map[string]pb.PaymentStatus` (or another type whose zero value seen{} is ready to use)"),
+			when(`undefined: seen`, "cmd/server needs `type seen map[string]pb.PaymentStatus` (or another type that works as an empty seen{})"),
 			when(`has no field or method first`, "seen needs a method first(p *pb.Payment) bool"),
 		},
 	},

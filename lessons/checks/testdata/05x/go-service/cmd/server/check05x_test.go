@@ -12,7 +12,7 @@ func TestCheck05xSeenDropsTheDuplicates(t *testing.T) {
 	pending := pb.PaymentStatus_PAYMENT_STATUS_PENDING
 	completed := pb.PaymentStatus_PAYMENT_STATUS_COMPLETED
 	refunded := pb.PaymentStatus_PAYMENT_STATUS_REFUNDED
-	s := seen{} // its zero value must be ready: the server starts with `published := seen{}`
+	s := seen{} // ready to use as it is: the server starts with `published := seen{}`
 	for i, step := range []struct {
 		id     string
 		status pb.PaymentStatus
