@@ -164,9 +164,17 @@ func check06xServe(t *testing.T) (*grpcserver.Server, string) {
 
 // check06xClient runs index.ts with args and returns its output, line by line
 // (stdout and stderr together), and the channel its exit status arrives on.
+// It runs `node --import tsx`, one process: the tsx command is a second one
+// that relays signals to node, and on a busy machine turns a Ctrl-C that node
+// does not acknowledge within a few milliseconds into a kill (exit 130).
 func check06xClient(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, <-chan string, <-chan error) {
 	nodeDir := check06xNodeDir(t)
-	client := exec.CommandContext(ctx, check06xNodeBin(t, nodeDir, "tsx"), append([]string{"src/index.ts"}, args...)...)
+	check06xNodeBin(t, nodeDir, "tsx") // installed, so that node finds it
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is not installed: %v", err)
+	}
+	client := exec.CommandContext(ctx, node, append([]string{"--import", "tsx", "src/index.ts"}, args...)...)
 	client.Dir = nodeDir
 	r, w, err := os.Pipe()
 	if err != nil {
