@@ -157,6 +157,33 @@ var lessons = map[string]lesson{
 			has("go-service/internal/kafka/*_test.go", `REQUIRE_KAFKA`, "no test in internal/kafka that follows the REQUIRE_KAFKA rule (skip without a broker, fail instead when REQUIRE_KAFKA is set)"),
 		},
 	},
+	"02x": {
+		Title: "exercise: two more currencies, ISK and TND, test-first",
+		Probes: []probe{
+			has("go-service/internal/payment/*_test.go", `"ISK"`, "no test row for ISK yet: add one for ISK and one for TND to TestFormatAmount first, and watch them fail"),
+			has("go-service/internal/payment/payment.go", `"TND"`, "FormatAmount does not know TND yet: ISK has no minor digits, TND has three"),
+		},
+	},
+	"05x": {
+		Title: "exercise: drop the duplicates, a seen type in cmd/server",
+		Probes: []probe{
+			has("go-service/cmd/server/*.go", `(?m)^type seen\b`, "no `type seen` in cmd/server yet (a map from payment id to the last status published)"),
+			has("go-service/cmd/server/*_test.go", `\.first\(`, "no test of seen.first yet: write a table-driven one first, in cmd/server"),
+			has("go-service/cmd/server/main.go", `\.first\(`, "the handler in cmd/server does not ask seen.first before srv.Publish yet"),
+		},
+		Hints: []hint{
+			when(`undefined: seen`, "cmd/server needs `type seen map[string]pb.PaymentStatus` (or another type that works as an empty seen{})"),
+			when(`has no field or method first`, "seen needs a method first(p *pb.Payment) bool"),
+		},
+	},
+	"06x": {
+		Title: "exercise: watch one gateway, parseGateways in the client",
+		Probes: []probe{
+			has("node-service/src/client.ts", `export function parseGateways\(`, "client.ts should export parseGateways(names: string[]): Gateway[]"),
+			has("node-service/test/*.ts", `parseGateways`, "no test of parseGateways yet: write it first, and watch it fail"),
+			has("node-service/src/index.ts", `parseGateways\(`, "index.ts does not pass parseGateways(process.argv.slice(3)) in the request yet"),
+		},
+	},
 	"03x": {
 		Title: "exercise: a second gateway, Razorpay, test-first with fixtures",
 		Probes: []probe{
