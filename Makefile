@@ -127,7 +127,7 @@ profile: kafka-up bench-build ## CPU profiles (pprof) of the server's stages und
 # learner's project at the end of lesson NN; lessons/checks holds each
 # lesson's checkpoint. N picks a lesson (default: all), DIR checks another folder.
 LESSONS := 02 03 04 05 06 07 08 09
-LESSON_EXTRAS := 02x 03x 04x 05x 06x
+LESSON_EXTRAS := 02x 03x 04x 05x 06x 08x
 N ?=
 DIR ?=
 
