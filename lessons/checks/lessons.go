@@ -203,6 +203,18 @@ var lessons = map[string]lesson{
 			file("go-service/internal/normalizer/testdata/razorpay/*.json", "no Razorpay fixtures in testdata/razorpay"),
 		},
 	},
+	"08x": {
+		Title: "exercise: a second gateway's signature, Razorpay's X-Razorpay-Signature, test-first",
+		Probes: []probe{
+			has("go-service/internal/webhook/razorpay.go", `func VerifyRazorpay\(`, "no VerifyRazorpay(signature string, body []byte, secrets ...string) error in package webhook"),
+			has("go-service/internal/webhook/razorpay.go", `func SignRazorpay\(`, "no SignRazorpay(body []byte, secret string) string: the hex HMAC-SHA256 your test (and a producer) signs with"),
+			has("go-service/internal/webhook/razorpay.go", `hmac\.Equal|subtle\.ConstantTimeCompare`, "compare signatures in constant time (hmac.Equal), never with == or bytes.Equal"),
+			has("go-service/internal/webhook/*_test.go", `VerifyRazorpay\(`, "no test of VerifyRazorpay yet: write it first, with a signature computed outside Go (openssl dgst -sha256 -hmac)"),
+		},
+		Hints: []hint{
+			when(`(not enough|too many) arguments in call to webhook\.VerifyRazorpay|cannot use .* as string value in argument to webhook\.VerifyRazorpay`, "VerifyRazorpay should take (signature string, body []byte, secrets ...string): the header's value, the exact bytes, then every secret in use"),
+		},
+	},
 	"04x": {
 		Title: "exercise: a new RPC end to end, GetStats",
 		Probes: []probe{
