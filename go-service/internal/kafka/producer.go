@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,12 +33,13 @@ type Producer struct {
 	delivered  atomic.Int64
 }
 
-// FatalAfterEnv names a test hook, read by NewProducer and left out of
-// every -h on purpose: set to N, the producer raises a librdkafka fatal
-// error (through librdkafka's own test facility) once N records are
-// acknowledged. A real fatal error, such as a fenced idempotent producer,
+// FatalAfterEnv names a test hook that only binaries built with
+// `-tags faulthooks` read (faulthooks.go): set to N, the producer raises a
+// librdkafka fatal error (through librdkafka's own test facility) once N
+// records are acknowledged. A real fatal error of an idempotent producer
 // cannot be provoked on demand on a healthy broker; the end-to-end test
-// uses this to check the server stops and exits non-zero.
+// builds such a binary to check the server stops and exits non-zero. The
+// binaries users run have no hook.
 const FatalAfterEnv = "PAYAGG_TEST_PRODUCER_FATAL_AFTER"
 
 // ProducerDefaults favour safety first, then throughput: acks from every
@@ -85,9 +84,7 @@ func NewProducer(k config.Kafka, log *slog.Logger, extra ckafka.ConfigMap) (*Pro
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	pr := &Producer{p: p, log: log}
-	if n, err := strconv.ParseInt(os.Getenv(FatalAfterEnv), 10, 64); err == nil && n > 0 {
-		pr.fatalAfter = n
-	}
+	pr.fatalAfter = fatalAfter()
 	pr.events.Add(1)
 	go pr.readEvents()
 	return pr, nil

@@ -94,17 +94,21 @@ func outputBlocks(t *testing.T) []outputBlock {
 		}
 		text := strings.Split(string(doc), "\n")
 		for i := 0; i < len(text); i++ {
-			if !strings.HasPrefix(text[i], "```") {
+			indent := len(text[i]) - len(strings.TrimLeft(text[i], " "))
+			if !strings.HasPrefix(text[i][indent:], "```") {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", filepath.Base(file), i+1)
-			start, end, err := fence(text, i)
+			start, end, err := indentedFence(text, i, indent)
 			if err != nil {
 				t.Errorf("%s: %v", where, err)
 				break
 			}
 			marker := previousMarker(text, i)
-			body := text[start:end]
+			body := make([]string, 0, end-start)
+			for _, l := range text[start:end] { // a block in a list item is indented with it
+				body = append(body, strings.TrimPrefix(l, strings.Repeat(" ", indent)))
+			}
 			i = end
 			switch m := outputMarker.FindStringSubmatch(marker); {
 			case marker == "<!-- expect -->":
@@ -125,6 +129,17 @@ func outputBlocks(t *testing.T) []outputBlock {
 		}
 	}
 	return out
+}
+
+// indentedFence is fence for a block that may sit in a list item, its
+// fences indented by indent spaces.
+func indentedFence(text []string, i, indent int) (start, end int, err error) {
+	for j := i + 1; j < len(text); j++ {
+		if strings.HasPrefix(strings.TrimLeft(text[j], " "), "```") && len(text[j])-len(strings.TrimLeft(text[j], " ")) <= indent {
+			return i + 1, j, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("code block never closed")
 }
 
 // previousMarker is the nearest non-blank line above line i, if it is an
