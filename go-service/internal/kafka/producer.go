@@ -48,11 +48,12 @@ const FatalAfterEnv = "PAYAGG_TEST_PRODUCER_FATAL_AFTER"
 //
 // The linger is 10 ms, not librdkafka's 5: librdkafka sends each partition's
 // batch in a request of its own, and keyed records spread over every
-// partition, so at a few thousand records/s a 5 ms linger sent one or two
-// records per request. Requests, not bytes, are what cost the broker and
-// the clients CPU. With 10 ms, make bench at 5,000 payments/s measured p99
-// 140–190 ms against 150–490 ms, and the broker used 61 % of a core against
-// 70 %; at 1,000/s the median rose from about 15 to 20 ms.
+// partition, so a short linger sends requests that carry only a record or
+// two. Requests, not bytes, are what cost the broker and the clients CPU:
+// the longer linger lowers the broker's CPU and the tail latency under load,
+// at the price of a higher median when traffic is light (a quiet pipeline
+// waits out the linger at each of its producer hops). make bench measures
+// both; the figures are in the README's Performance section.
 var ProducerDefaults = ckafka.ConfigMap{
 	"enable.idempotence":         true,
 	"acks":                       "all",
