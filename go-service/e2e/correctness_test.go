@@ -105,7 +105,7 @@ func TestPaymentsComeOutRight(t *testing.T) {
 		t.Errorf("GetPayment after a USD refund of a EUR payment: %v refunded %v amount %v; want AUTHORIZED, nothing refunded, EUR", p.GetStatus(), p.GetRefunded(), p.GetAmount())
 	}
 	m := scrape(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if n := m[`payagg_serve_events_not_folded_total{reason="currency_mismatch"}`]; n != 1 {
-		t.Errorf("payagg_serve_events_not_folded_total{reason=\"currency_mismatch\"} = %v, want 1", n)
+	if n := m[`payagg_state_events_not_folded_total{reason="currency_mismatch"}`]; n != 1 {
+		t.Errorf("payagg_state_events_not_folded_total{reason=\"currency_mismatch\"} = %v, want 1", n)
 	}
 }

@@ -248,7 +248,8 @@ func (a *App) buildStages() {
 	var observer grpcserver.Observer
 	if a.cfg.MetricsAddr != "" {
 		a.metrics = metrics.New(metrics.Sources{
-			Hub:         a.serveStats,
+			Hub:         a.hub.Stats,
+			Payments:    a.paymentFigures,
 			ConsumerLag: func() map[string]int64 { return a.ingester.ConsumerLag() },
 			Ready:       a.Ready,
 			KafkaUp:     func() bool { up, _ := a.pinger.Up(); return up },
@@ -266,21 +267,21 @@ func (a *App) buildStages() {
 		InstanceID: DefaultInstanceID(a.cfg.InstanceID, a.cfg.Port),
 	}, a.store, a.disk, a.log)
 	a.view = state.NewView(a.cfg.Kafka, a.cfg.StateTopic, a.cfg.DLQTopic, a.store, a.disk, a.log)
-	a.svc = grpcserver.NewService(a.hub, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer),
-		grpcserver.WithState(a.view))
+	a.svc = grpcserver.NewService(a.hub, a.view, a.ingester, a.log, grpcserver.WithMaxStreams(a.cfg.MaxStreams), grpcserver.WithObserver(observer))
 }
 
-// serveStats is the hub's statistics, with the events the state stage
-// refused (they never reach the hub) in NotFolded.
-func (a *App) serveStats() stream.Snapshot {
-	s := a.hub.Stats()
-	if s.NotFolded == nil {
-		s.NotFolded = map[string]int64{}
+// paymentFigures are the metrics' payment figures: counts over the state
+// from the view, and this instance's state stage counters.
+func (a *App) paymentFigures() (metrics.Payments, error) {
+	t, err := a.view.Totals()
+	if err != nil {
+		return metrics.Payments{}, err
 	}
-	for reason, n := range a.folder.NotFolded() {
-		s.NotFolded[reason] += n
-	}
-	return s
+	return metrics.Payments{
+		ByGateway: t.ByGateway, ByStatus: t.ByStatus, TotalsByCurrency: t.TotalsByCurrency,
+		Events: a.folder.Stats.Applied.Load(), Duplicates: a.folder.Stats.Dupes.Load(),
+		NotFolded: a.folder.NotFolded(),
+	}, nil
 }
 
 // DefaultInstanceID is the static group member id: the setting, else the

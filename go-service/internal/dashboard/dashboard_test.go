@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
+	"github.com/paymentgateway/aggregator/go-service/internal/state"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -36,6 +38,7 @@ import (
 // through the dashboard's listener on loopback.
 type rig struct {
 	hub  *stream.Hub
+	view *stateView
 	svc  *grpcserver.Service
 	srv  *Server
 	base string
@@ -46,16 +49,24 @@ type rig struct {
 
 type ingestStats struct{}
 
-func (ingestStats) DLQByCode() map[string]int64   { return map[string]int64{"malformed_json": 2} }
+// stateView stands in for state.View, whose answers come from Kafka: here
+// the test is the transport, so the view counts what the rig publishes.
+type stateView struct{ payments atomic.Int64 }
+
+func (*stateView) Get(pb.Gateway, string) (*pb.Payment, error) { return nil, state.ErrNotFound }
+func (v *stateView) Totals() (state.Totals, error) {
+	return state.Totals{Payments: v.payments.Load(), DLQByCode: map[string]int64{"malformed_json": 2}}, nil
+}
+
 func (ingestStats) SkippedCount() int64           { return 0 }
 func (ingestStats) ConsumerLag() map[string]int64 { return map[string]int64{"payments.raw.stripe": 7} }
 
 func newRig(t *testing.T, sec grpcserver.Security, opts ...grpcserver.Option) *rig {
 	t.Helper()
-	r := &rig{hub: stream.NewHub(stream.Options{Window: 1000}), client: http.DefaultClient}
+	r := &rig{hub: stream.NewHub(stream.Options{Window: 1000}), view: &stateView{}, client: http.DefaultClient}
 	r.hub.Start(stream.Position{0: 0}, stream.Position{0: 0})
 	log := slog.New(slog.DiscardHandler)
-	r.svc = grpcserver.NewService(r.hub, ingestStats{}, log, opts...)
+	r.svc = grpcserver.NewService(r.hub, r.view, ingestStats{}, log, opts...)
 	grpcOpts, err := grpcserver.ServerOptions(sec, log)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +103,7 @@ func (r *rig) publish(n int) {
 			Status: pb.PaymentStatus_PAYMENT_STATUS_COMPLETED, Amount: &pb.Money{AmountMinor: 100, Currency: "USD"},
 			UpdatedAt: timestamppb.Now(),
 		})
+		r.view.payments.Add(1)
 	}
 }
 

@@ -24,16 +24,15 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
-// IngestStats is what GetStats needs from the ingest stage.
+// IngestStats is what GetStats needs from this instance's ingest stage.
 type IngestStats interface {
-	DLQByCode() map[string]int64
 	SkippedCount() int64
 	ConsumerLag() map[string]int64
 }
 
-// StateView is what GetPayment and GetStats read when set (WithState): the
-// latest state of every payment and the counters over them, the same on every
-// instance.
+// StateView is what GetPayment and GetStats read: the latest state of every
+// payment and the counters over them, the same on every instance
+// (state.View). The hub only streams.
 type StateView interface {
 	Get(g pb.Gateway, id string) (*pb.Payment, error) // state.ErrNotFound when unknown
 	Totals() (state.Totals, error)
@@ -97,11 +96,6 @@ func WithObserver(o Observer) Option {
 	}
 }
 
-// WithState answers GetPayment and GetStats from v instead of the hub.
-func WithState(v StateView) Option {
-	return func(s *Service) { s.state = v }
-}
-
 // WithWatchdog sets how often each stream checks how far behind its client
 // is (default 250ms).
 func WithWatchdog(every time.Duration) Option {
@@ -120,7 +114,7 @@ type Service struct {
 	pb.UnimplementedPaymentServiceServer
 	hub        *stream.Hub
 	ingest     IngestStats
-	state      StateView // nil: the hub answers
+	state      StateView
 	log        *slog.Logger
 	obs        Observer
 	slots      chan struct{} // one token per running stream
@@ -132,10 +126,11 @@ type Service struct {
 	stopped       atomic.Bool
 }
 
-// NewService returns the service over hub; ingest may be nil.
-func NewService(hub *stream.Hub, ingest IngestStats, log *slog.Logger, opts ...Option) *Service {
+// NewService returns the service streaming from hub and answering
+// GetPayment and GetStats from state; ingest may be nil.
+func NewService(hub *stream.Hub, state StateView, ingest IngestStats, log *slog.Logger, opts ...Option) *Service {
 	s := &Service{
-		hub: hub, ingest: ingest, log: log, obs: nopObserver{},
+		hub: hub, state: state, ingest: ingest, log: log, obs: nopObserver{},
 		slots:         make(chan struct{}, DefaultMaxStreams),
 		watchEvery:    250 * time.Millisecond,
 		healthWatches: DefaultMaxHealthWatches,
@@ -209,13 +204,6 @@ func (s *Service) GetPayment(_ context.Context, req *pb.GetPaymentRequest) (*pb.
 	if len(req.GetId()) > maxIDLength {
 		return nil, status.Errorf(codes.InvalidArgument, "id: at most %d bytes", maxIDLength)
 	}
-	if s.state == nil {
-		p, ok := s.hub.Get(req.GetGateway(), req.GetId())
-		if !ok {
-			return nil, status.Errorf(codes.NotFound, "no %s payment with id %q", req.GetGateway(), req.GetId())
-		}
-		return &pb.GetPaymentResponse{Payment: p}, nil
-	}
 	p, err := s.state.Get(req.GetGateway(), req.GetId())
 	switch {
 	case errors.Is(err, state.ErrNotFound):
@@ -232,29 +220,21 @@ const maxIDLength = 256
 
 // GetStats returns counters of the whole pipeline.
 func (s *Service) GetStats(context.Context, *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {
-	snap := s.hub.Stats()
-	resp := &pb.GetStatsResponse{
-		PaymentsByGateway: snap.ByGateway,
-		PaymentsByStatus:  snap.ByStatus,
-		TotalsByCurrency:  snap.TotalsByCurrency,
-		ConnectedClients:  int32(snap.ConnectedClients),
-		PaymentsTotal:     snap.Payments,
-		DuplicatesDropped: snap.Duplicates,
+	t, err := s.state.Totals()
+	if err != nil {
+		s.log.Error("GetStats: "+err.Error(), "component", "SERVER")
+		return nil, status.Error(codes.Unavailable, "the state store cannot be read now; retry")
 	}
-	if s.state != nil {
-		t, err := s.state.Totals()
-		if err != nil {
-			s.log.Error("GetStats: "+err.Error(), "component", "SERVER")
-			return nil, status.Error(codes.Unavailable, "the state store cannot be read now; retry")
-		}
-		resp.PaymentsByGateway, resp.PaymentsByStatus, resp.TotalsByCurrency = t.ByGateway, t.ByStatus, t.TotalsByCurrency
-		resp.PaymentsTotal, resp.DuplicatesDropped = t.Payments, t.Duplicates
-		resp.DlqByCode = t.DLQByCode // from the DLQ topic: the same on every instance, across restarts
+	resp := &pb.GetStatsResponse{
+		PaymentsByGateway: t.ByGateway,
+		PaymentsByStatus:  t.ByStatus,
+		TotalsByCurrency:  t.TotalsByCurrency,
+		ConnectedClients:  int32(s.hub.Stats().ConnectedClients),
+		PaymentsTotal:     t.Payments,
+		DuplicatesDropped: t.Duplicates,
+		DlqByCode:         t.DLQByCode, // from the DLQ topic: the same on every instance, across restarts
 	}
 	if s.ingest != nil {
-		if s.state == nil {
-			resp.DlqByCode = s.ingest.DLQByCode()
-		}
 		resp.SkippedCount = s.ingest.SkippedCount()
 		resp.ConsumerLag = s.ingest.ConsumerLag()
 	}

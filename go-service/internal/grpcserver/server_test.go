@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/state"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -48,12 +49,19 @@ func newRig(t *testing.T, window int, sec Security, opts ...Option) *rig {
 	return newRigOver(t, hub, sec, opts...)
 }
 
+// emptyState stands in for state.View (whose tests are in internal/state
+// and e2e): these tests are of streams and the transport.
+type emptyState struct{}
+
+func (emptyState) Get(pb.Gateway, string) (*pb.Payment, error) { return nil, state.ErrNotFound }
+func (emptyState) Totals() (state.Totals, error)               { return state.Totals{}, nil }
+
 // newRigOver serves hub, which the caller has started.
 func newRigOver(t *testing.T, hub *stream.Hub, sec Security, opts ...Option) *rig {
 	t.Helper()
 	r := &rig{hub: hub, lis: bufconn.Listen(1 << 20), log: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(r.log, nil))
-	r.svc = NewService(r.hub, nil, logger, append([]Option{WithWatchdog(20 * time.Millisecond)}, opts...)...)
+	r.svc = NewService(r.hub, emptyState{}, nil, logger, append([]Option{WithWatchdog(20 * time.Millisecond)}, opts...)...)
 	grpcOpts, err := ServerOptions(sec, logger)
 	if err != nil {
 		t.Fatal(err)

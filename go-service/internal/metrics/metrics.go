@@ -1,8 +1,9 @@
 // Package metrics exposes the server's Prometheus metrics, /healthz and
 // /readyz on an HTTP address of their own (METRICS_ADDR, loopback by
 // default; server.go), with the official
-// client library. Counters that the pipeline keeps anyway (hub statistics,
-// consumer lag) are read at scrape time rather than kept twice.
+// client library. Counters that the pipeline keeps anyway (the state's
+// counts, the state stage's and hub's figures, consumer lag) are read at
+// scrape time rather than kept twice.
 package metrics
 
 import (
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -23,12 +25,27 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 )
 
+// Payments are the figures of the state: gauges over every payment (the
+// same on every instance) and counters of this instance's state stage since
+// it started.
+type Payments struct {
+	ByGateway, ByStatus map[string]int64
+	// TotalsByCurrency saturate at the int64 bounds (state.View keeps them
+	// exactly); a total at a bound is reported saturated.
+	TotalsByCurrency map[string]int64
+	// Events folded in and Duplicates dropped by this instance's state
+	// stage; NotFolded are the events merge refused, by reason.
+	Events, Duplicates int64
+	NotFolded          map[string]int64
+}
+
 // Namespace prefixes every metric name.
 const Namespace = "payagg"
 
 // Sources are read at scrape time; any may be nil.
 type Sources struct {
-	Hub         func() stream.Snapshot          // serve stage statistics
+	Hub         func() stream.Snapshot          // serve stage figures
+	Payments    func() (Payments, error)        // the state's counts and this instance's state stage
 	ConsumerLag func() map[string]int64         // ingest: records not yet ingested, per raw topic
 	Ready       func() (ready bool, why string) // same condition as gRPC health
 	KafkaUp     func() bool
@@ -153,12 +170,12 @@ type scrapeCollector struct{ src Sources }
 
 var (
 	descClients  = prometheus.NewDesc(Namespace+"_stream_clients", "Stream clients connected now.", nil, nil)
-	descPayments = prometheus.NewDesc(Namespace+"_payments", "Distinct payments known to the serve stage, by gateway.", []string{"gateway"}, nil)
+	descPayments = prometheus.NewDesc(Namespace+"_payments", "Distinct payments in the state (the same on every instance), by gateway.", []string{"gateway"}, nil)
 	descByStatus = prometheus.NewDesc(Namespace+"_payments_by_status", "Distinct payments by their latest status.", []string{"status"}, nil)
 	descAmount   = prometheus.NewDesc(Namespace+"_payments_amount_minor", "Sum of the latest amount of every payment, in the currency's minor unit.", []string{"currency"}, nil)
-	descEvents   = prometheus.NewDesc(Namespace+"_serve_events_total", "Payment events applied by the serve stage (duplicates excluded).", nil, nil)
-	descDups     = prometheus.NewDesc(Namespace+"_serve_duplicates_total", "Duplicate payment events dropped by the serve stage.", nil, nil)
-	descNotFold  = prometheus.NewDesc(Namespace+"_serve_events_not_folded_total", "Payment events the serve stage refused to fold into a payment's state because its money would come out wrong, by reason (amount_overflow, currency_mismatch); each is logged with its offsets.", []string{"reason"}, nil)
+	descEvents   = prometheus.NewDesc(Namespace+"_state_events_total", "Payment events this instance's state stage folded into a payment's state (duplicates excluded).", nil, nil)
+	descDups     = prometheus.NewDesc(Namespace+"_state_duplicates_total", "Duplicate payment events this instance's state stage dropped (same gateway and event id within DEDUPE_HORIZON).", nil, nil)
+	descNotFold  = prometheus.NewDesc(Namespace+"_state_events_not_folded_total", "Payment events the state stage refused to fold into a payment's state because its money would come out wrong, by reason (amount_overflow, currency_mismatch); each is logged with its offsets.", []string{"reason"}, nil)
 	descSaturate = prometheus.NewDesc(Namespace+"_payments_amount_saturated", "1 for a currency whose total of amounts is past what an int64 holds: payagg_payments_amount_minor and GetStats show the int64 maximum for it.", []string{"currency"}, nil)
 	descLag      = prometheus.NewDesc(Namespace+"_consumer_lag", "Records in a raw topic not yet ingested by this instance.", []string{"topic"}, nil)
 	descReady    = prometheus.NewDesc(Namespace+"_ready", "1 while the server is ready (same condition as gRPC health SERVING).", nil, nil)
@@ -173,25 +190,10 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.Hub != nil {
-		s := c.src.Hub()
-		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(s.ConnectedClients))
-		ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(s.Events))
-		ch <- prometheus.MustNewConstMetric(descDups, prometheus.CounterValue, float64(s.Duplicates))
-		for k, v := range s.ByGateway {
-			ch <- prometheus.MustNewConstMetric(descPayments, prometheus.GaugeValue, float64(v), k)
-		}
-		for k, v := range s.ByStatus {
-			ch <- prometheus.MustNewConstMetric(descByStatus, prometheus.GaugeValue, float64(v), k)
-		}
-		for k, v := range s.TotalsByCurrency {
-			ch <- prometheus.MustNewConstMetric(descAmount, prometheus.GaugeValue, float64(v), k)
-		}
-		for k, v := range s.NotFolded {
-			ch <- prometheus.MustNewConstMetric(descNotFold, prometheus.CounterValue, float64(v), k)
-		}
-		for _, c := range s.SaturatedCurrencies {
-			ch <- prometheus.MustNewConstMetric(descSaturate, prometheus.GaugeValue, 1, c)
-		}
+		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(c.src.Hub().ConnectedClients))
+	}
+	if c.src.Payments != nil {
+		c.collectPayments(ch)
 	}
 	if c.src.ConsumerLag != nil {
 		for topic, lag := range c.src.ConsumerLag() {
@@ -204,6 +206,32 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.KafkaUp != nil {
 		ch <- prometheus.MustNewConstMetric(descKafkaUp, prometheus.GaugeValue, b2f(c.src.KafkaUp()))
+	}
+}
+
+// collectPayments reports the state's figures; when the store cannot be
+// read now, they are left out of this scrape (readiness says why).
+func (c *scrapeCollector) collectPayments(ch chan<- prometheus.Metric) {
+	s, err := c.src.Payments()
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(s.Events))
+	ch <- prometheus.MustNewConstMetric(descDups, prometheus.CounterValue, float64(s.Duplicates))
+	for k, v := range s.ByGateway {
+		ch <- prometheus.MustNewConstMetric(descPayments, prometheus.GaugeValue, float64(v), k)
+	}
+	for k, v := range s.ByStatus {
+		ch <- prometheus.MustNewConstMetric(descByStatus, prometheus.GaugeValue, float64(v), k)
+	}
+	for k, v := range s.TotalsByCurrency {
+		ch <- prometheus.MustNewConstMetric(descAmount, prometheus.GaugeValue, float64(v), k)
+		if v == math.MaxInt64 || v == math.MinInt64 {
+			ch <- prometheus.MustNewConstMetric(descSaturate, prometheus.GaugeValue, 1, k)
+		}
+	}
+	for k, v := range s.NotFolded {
+		ch <- prometheus.MustNewConstMetric(descNotFold, prometheus.CounterValue, float64(v), k)
 	}
 }
 

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,7 +21,11 @@ func TestMetricsAndProbes(t *testing.T) {
 	ready, why := false, "Kafka unreachable"
 	m := New(Sources{
 		Hub: func() stream.Snapshot {
-			return stream.Snapshot{ConnectedClients: 2, ByGateway: map[string]int64{"GATEWAY_STRIPE": 5}, ByStatus: map[string]int64{}, TotalsByCurrency: map[string]int64{}}
+			return stream.Snapshot{ConnectedClients: 2}
+		},
+		Payments: func() (Payments, error) {
+			return Payments{ByGateway: map[string]int64{"GATEWAY_STRIPE": 5}, TotalsByCurrency: map[string]int64{"USD": math.MaxInt64, "EUR": 12},
+				Events: 9, NotFolded: map[string]int64{"currency_mismatch": 1}}, nil
 		},
 		ConsumerLag: func() map[string]int64 { return map[string]int64{"payments.raw.stripe": 7} },
 		Ready:       func() (bool, string) { return ready, why },
@@ -60,6 +65,10 @@ func TestMetricsAndProbes(t *testing.T) {
 		`payagg_stream_clients 2`,
 		`payagg_ingest_delivery_failures_total{code="Broker: Unknown topic or partition",topic="payments.normalized"} 1`,
 		`payagg_payments{gateway="GATEWAY_STRIPE"} 5`,
+		`payagg_payments_amount_minor{currency="EUR"} 12`,
+		`payagg_payments_amount_saturated{currency="USD"} 1`,
+		`payagg_state_events_total 9`,
+		`payagg_state_events_not_folded_total{reason="currency_mismatch"} 1`,
 		`payagg_consumer_lag{topic="payments.raw.stripe"} 7`,
 		`payagg_ready 0`,
 		`go_goroutines`,

@@ -36,7 +36,6 @@ type reader struct {
 	pos     Position // next offset per partition
 	restart Position // when set: go back there before reading on
 	streams map[*catchUpStream]struct{}
-	fold    *fold // while the hub folds: each reader folds from the oldest record
 }
 
 // AttachSource lets streams start before the window: from then on they read
@@ -66,9 +65,8 @@ func (h *Hub) CatchUpReaders() int {
 }
 
 // attach gives s a reader at or behind its position: one already there, one
-// brought back (at most Options.CatchUpRewind records), or a new one. low is
-// where a reader starts when the hub folds.
-func (p *pool) attach(s *catchUpStream, low Position) error {
+// brought back (at most Options.CatchUpRewind records), or a new one.
+func (p *pool) attach(s *catchUpStream) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ctx.Err() != nil {
@@ -78,9 +76,6 @@ func (p *pool) attach(s *catchUpStream, low Position) error {
 	want := s.pos.clone()
 	s.mu.Unlock()
 	start := want
-	if p.h.fold != nil {
-		start = low // a folding reader rebuilds states from the oldest record
-	}
 	limit := p.h.opts.CatchUpRewind
 	var best *reader
 	bestCost := limit + 1
@@ -194,9 +189,6 @@ func (p *pool) run(r *reader) {
 				r.pos, r.restart = r.restart, nil
 			}
 			from := r.pos.clone()
-			if p.h.fold != nil {
-				r.fold = newFold(p.h.opts.DedupeWindow)
-			}
 			p.mu.Unlock()
 			if rd != nil {
 				rd.Close()
@@ -252,24 +244,13 @@ func (p *pool) run(r *reader) {
 }
 
 // entry turns a record into the entry streams get, or nil when it is none:
-// not a payment, or (while the hub folds) a duplicate or refused event.
+// not a payment.
 func (r *reader) entry(rec Record) *Entry {
 	var p pb.Payment
 	if proto.Unmarshal(rec.Value, &p) != nil || p.GetId() == "" {
 		return nil
 	}
-	if r.fold == nil {
-		return &Entry{Partition: rec.Partition, Offset: rec.Offset, Header: HeaderOf(&p), wire: rec.Value}
-	}
-	state, _ := r.fold.apply(&p)
-	if state == nil {
-		return nil
-	}
-	wire, err := proto.Marshal(state)
-	if err != nil {
-		return nil
-	}
-	return &Entry{Partition: rec.Partition, Offset: rec.Offset, Header: HeaderOf(state), wire: wire}
+	return &Entry{Partition: rec.Partition, Offset: rec.Offset, Header: HeaderOf(&p), wire: rec.Value}
 }
 
 // catchUpStream is one stream reading through a catch-up reader, then the
@@ -372,14 +353,7 @@ func (s *catchUpStream) moveOn(ctx context.Context) error {
 		s.mu.Unlock()
 		return nil
 	}
-	var low Position
-	if h.fold != nil {
-		var err error
-		if low, _, err = s.p.src.Bounds(ctx); err != nil {
-			return err
-		}
-	}
-	return s.p.attach(s, low)
+	return s.p.attach(s)
 }
 
 func (s *catchUpStream) Cursor() string {
@@ -435,7 +409,7 @@ func (h *Hub) openCatchUp(ctx context.Context, p *pool, pos Position, accept Fil
 		}
 	}
 	s := &catchUpStream{p: p, accept: accept, buf: make(chan item, h.opts.CatchUpBuffer), done: make(chan struct{}), pos: start, sent: start.Cursor()}
-	if err := p.attach(s, low); err != nil {
+	if err := p.attach(s); err != nil {
 		return nil, err
 	}
 	h.mu.Lock()

@@ -82,7 +82,6 @@ type Hub struct {
 	clients  int
 	started  bool // Start has been called
 
-	fold    *fold // nil once the state stage writes merged payments; see fold.go
 	catchUp *pool // nil until a Source is attached (Run, or AttachSource in tests)
 	opts    Options
 }
@@ -100,10 +99,6 @@ type Options struct {
 	// catch-up reader may go back to take in a stream that starts behind
 	// it; further back, the stream gets a reader of its own.
 	CatchUpRewind int64
-	// Fold makes the hub dedupe and merge events itself (fold.go).
-	Fold bool
-	// DedupeWindow is how many (gateway, event_id) pairs Fold remembers.
-	DedupeWindow int
 }
 
 // Defaults of Options.
@@ -123,9 +118,6 @@ func NewHub(opts Options) *Hub {
 	if opts.CatchUpRewind <= 0 {
 		opts.CatchUpRewind = int64(opts.Window)
 	}
-	if opts.DedupeWindow <= 0 {
-		opts.DedupeWindow = 1000000
-	}
 	h := &Hub{
 		ring:   make([]Entry, opts.Window),
 		first:  Position{},
@@ -133,9 +125,6 @@ func NewHub(opts Options) *Hub {
 		live:   Position{},
 		notify: make(chan struct{}),
 		opts:   opts,
-	}
-	if opts.Fold {
-		h.fold = newFold(opts.DedupeWindow)
 	}
 	return h
 }
@@ -172,11 +161,8 @@ func (h *Hub) CaughtUp() bool {
 }
 
 // Publish adds the payment read at partition/offset: the merged state at
-// that event (or, while the hub folds, the event itself).
+// that event, as the state stage wrote it.
 func (h *Hub) Publish(partition int32, offset int64, p *pb.Payment) error {
-	if h.fold != nil {
-		return h.foldIn(partition, offset, p)
-	}
 	wire, err := proto.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encode payment %s: %w", p.GetId(), err)
@@ -193,9 +179,6 @@ func (h *Hub) PublishValue(partition int32, offset int64, value []byte) error {
 	if err := proto.Unmarshal(value, &p); err != nil || p.GetId() == "" {
 		h.Skip(partition, offset)
 		return ErrNotAPayment
-	}
-	if h.fold != nil {
-		return h.foldIn(partition, offset, &p)
 	}
 	h.append(partition, offset, HeaderOf(&p), value)
 	return nil

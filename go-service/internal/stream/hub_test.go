@@ -5,14 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/paymentgateway/aggregator/go-service/internal/merge"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -38,24 +35,6 @@ func next(t *testing.T, s *Subscription) (Entry, string) {
 		t.Fatal(err)
 	}
 	return e, cursor
-}
-
-func TestHubDropsDuplicateEvents(t *testing.T) {
-	h := NewHub(Options{Window: 10, Fold: true})
-	h.Start(Position{0: 0}, Position{0: 0})
-	sub := h.SubscribeLatest(nil)
-	h.Publish(0, 0, event("pi_1", "evt_1"))
-	h.Publish(0, 1, event("pi_1", "evt_1")) // the same gateway event again
-	h.Publish(0, 2, event("pi_2", "evt_2"))
-	if e, _ := next(t, sub); idOf(t, e) != "pi_1" {
-		t.Fatalf("first = %s", idOf(t, e))
-	}
-	if e, _ := next(t, sub); idOf(t, e) != "pi_2" {
-		t.Fatalf("second = %s, want pi_2 (the duplicate must be dropped)", idOf(t, e))
-	}
-	if s := h.Stats(); s.Duplicates != 1 || s.Payments != 2 {
-		t.Fatalf("stats = %+v", s)
-	}
 }
 
 func TestCursorResumesStrictlyAfter(t *testing.T) {
@@ -158,74 +137,5 @@ func TestEncodedIsSharedAndRight(t *testing.T) {
 	var back pb.Payment
 	if err := proto.Unmarshal(b1, &back); err != nil || back.GetId() != "pi_1" || back.GetMetadata()["a"] != "b" {
 		t.Fatalf("Encoded does not decode to the entry's payment: %v", err)
-	}
-}
-
-// GetStats totals saturate instead of wrapping and say so once; a refused
-// event is counted and reaches no subscriber.
-func TestStatsTotalsSaturateAndRefusedEventsAreCounted(t *testing.T) {
-	h := NewHub(Options{Window: 10, Fold: true})
-	sub := h.SubscribeLatest(nil)
-	huge := func(id string, amount int64) *pb.Payment {
-		return &pb.Payment{Id: id, EventId: "evt_" + id, Gateway: pb.Gateway_GATEWAY_ADYEN,
-			Status: pb.PaymentStatus_PAYMENT_STATUS_COMPLETED, Amount: &pb.Money{AmountMinor: amount, Currency: "USD"}}
-	}
-	if err := h.Publish(0, 0, huge("a", math.MaxInt64)); err != nil {
-		t.Fatal(err)
-	}
-	var sat *Saturated
-	if err := h.Publish(0, 1, huge("b", 2)); !errors.As(err, &sat) || sat.Currency != "USD" {
-		t.Fatalf("Publish past int64 = %v, want *Saturated for USD", err)
-	}
-	if err := h.Publish(0, 2, huge("c", 3)); err != nil {
-		t.Fatalf("a currency saturates once, got %v", err)
-	}
-	s := h.Stats()
-	if s.TotalsByCurrency["USD"] != math.MaxInt64 || !slices.Equal(s.SaturatedCurrencies, []string{"USD"}) {
-		t.Fatalf("totals %v saturated %v, want MaxInt64 and [USD]", s.TotalsByCurrency, s.SaturatedCurrencies)
-	}
-
-	eur := &pb.Payment{Id: "a", EventId: "evt_refund_eur", Gateway: pb.Gateway_GATEWAY_ADYEN, Status: pb.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED,
-		Amount: &pb.Money{AmountMinor: 5, Currency: "EUR"}, Refunded: &pb.Money{AmountMinor: 5, Currency: "EUR"}}
-	var nf *merge.NotFolded
-	if err := h.Publish(0, 3, eur); !errors.As(err, &nf) || nf.Reason != merge.ReasonCurrencyMismatch {
-		t.Fatalf("Publish of a EUR refund of a USD payment = %v, want NotFolded", err)
-	}
-	if got, _ := h.Get(pb.Gateway_GATEWAY_ADYEN, "a"); got.GetRefunded() != nil || got.GetStatus() != pb.PaymentStatus_PAYMENT_STATUS_COMPLETED {
-		t.Fatalf("state after a refused event: %v", got)
-	}
-	if n := h.Stats().NotFolded[merge.ReasonCurrencyMismatch]; n != 1 {
-		t.Fatalf("not folded = %d, want 1", n)
-	}
-	if err := h.Publish(0, 4, huge("d", 1)); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []int64{0, 1, 2, 4} {
-		e, _ := next(t, sub)
-		if e.Offset != want {
-			t.Fatalf("subscriber got offset %d, want %d (the refused event at 3 reaches nobody)", e.Offset, want)
-		}
-	}
-
-}
-
-func TestWideSumIsExact(t *testing.T) {
-	var w wideSum
-	for range 4 {
-		w.add(math.MaxInt64)
-	}
-	if v, ok := w.int64(); ok || v != math.MaxInt64 {
-		t.Fatalf("4×MaxInt64 = %d, %v; want saturated", v, ok)
-	}
-	for range 4 {
-		w.sub(math.MaxInt64)
-	}
-	w.add(7)
-	if v, ok := w.int64(); !ok || v != 7 {
-		t.Fatalf("back down: %d, %v; want 7 exactly", v, ok)
-	}
-	w.sub(9)
-	if v, ok := w.int64(); !ok || v != -2 {
-		t.Fatalf("below zero: %d, %v; want -2", v, ok)
 	}
 }

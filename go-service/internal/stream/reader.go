@@ -2,29 +2,20 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-
-	"google.golang.org/protobuf/proto"
-
-	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
 // Run feeds the hub from src until ctx is done, and lets streams that start
-// before the window read src too (AttachSource). While the hub folds it
-// reads from the oldest record, to rebuild every payment's state; otherwise
-// only the last Options.Window records, so a restart costs a window, not
-// the topic's history.
+// before the window read src too (AttachSource). It reads only the last
+// Options.Window records: each record already is a payment's merged state,
+// so a restart costs a window, not the topic's history.
 func (h *Hub) Run(ctx context.Context, src Source, log *slog.Logger) error {
 	low, end, err := src.Bounds(ctx)
 	if err != nil {
 		return err
 	}
-	from := low
-	if h.fold == nil {
-		from = tail(low, end, h.opts.Window)
-	}
+	from := tail(low, end, h.opts.Window)
 	h.AttachSource(ctx, src)
 	h.Start(from, end)
 	r, err := src.Open(from)
@@ -51,12 +42,8 @@ func (h *Hub) Run(ctx context.Context, src Source, log *slog.Logger) error {
 			continue
 		}
 		if err := h.PublishValue(rec.Partition, rec.Offset, rec.Value); err != nil {
-			if errors.Is(err, ErrNotAPayment) {
-				// Only our stages write here; this is a foreign record.
-				log.Warn("skipping a record that is not a payment.v1.Payment", "component", "KAFKA", "partition", rec.Partition, "offset", rec.Offset)
-				continue
-			}
-			logNotFolded(log, rec, err)
+			// Only the state stage writes here; this is a foreign record.
+			log.Warn("skipping a record that is not a payment.v1.Payment", "component", "KAFKA", "partition", rec.Partition, "offset", rec.Offset)
 		}
 	}
 }
@@ -70,13 +57,4 @@ func tail(low, end Position, n int) Position {
 		from[p] = max(low[p], e-per)
 	}
 	return from
-}
-
-// logNotFolded logs an event the hub's fold refused, with where it came from.
-func logNotFolded(log *slog.Logger, rec Record, err error) {
-	var p pb.Payment
-	_ = proto.Unmarshal(rec.Value, &p) // it decoded once already
-	log.Warn(err.Error(), "component", "SERVER", "partition", rec.Partition, "offset", rec.Offset,
-		"gateway", p.GetGateway().String(), "id", p.GetId(), "event_id", p.GetEventId(),
-		"source_topic", p.GetSource().GetTopic(), "source_partition", p.GetSource().GetPartition(), "source_offset", p.GetSource().GetOffset())
 }

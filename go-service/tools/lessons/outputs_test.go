@@ -21,6 +21,9 @@ import (
 //	<!-- expect -->              after a <!-- run --> block: that block's real output
 //	                             (checked with LESSONS_RUN=1, see run_test.go)
 //	<!-- output: lines -->       lines our code prints, each checked against it (below)
+//	<!-- output: lines: lessons/code/05 -->  the same, against the code under that
+//	                             folder instead (a build-track snapshot, or lessons/checks
+//	                             for a checkpoint's report)
 //	<!-- output: unchecked: why -->  another program's output (grpcurl, kcat, the go
 //	                             tool, a stack dump), or figures from one machine: said
 //	                             so, and counted, not checked
@@ -66,7 +69,7 @@ const (
 )
 
 var (
-	outputMarker = regexp.MustCompile(`^<!-- output: (lines|unchecked: .+) -->$`)
+	outputMarker = regexp.MustCompile(`^<!-- output: (lines(?:: [\w./-]+)?|unchecked: .+) -->$`)
 	anyMarker    = regexp.MustCompile(`^<!-- (from: .*|run(: server)?|expect|output: .*) -->$`)
 	looksLike    = regexp.MustCompile(`^(\[[A-Z]+\] |\$ |ok  |=== RUN|--- (PASS|FAIL)|(server|producer|receiver|replay|client|demo): |` +
 		`(PASS|FAIL)$|FAIL[: ]|payagg_|(Payments|By gateway|By status|Totals by currency|Dead-letter queue|Consumer lag)|\s*(▶|✔|✖) |go: |error TS|ERROR:$|Error invoking|Failed to dial|% ERROR|\{"time":|not ready: |skipping tests)`)
@@ -76,6 +79,7 @@ type outputBlock struct {
 	where  string
 	kind   string // "expect", "lines", "unchecked"
 	reason string
+	root   string // for "lines": the folder whose code prints them ("" = the service)
 	lines  []string
 }
 
@@ -90,23 +94,27 @@ func outputBlocks(t *testing.T) []outputBlock {
 		}
 		text := strings.Split(string(doc), "\n")
 		for i := 0; i < len(text); i++ {
-			if !strings.HasPrefix(text[i], "```") {
+			indent := len(text[i]) - len(strings.TrimLeft(text[i], " "))
+			if !strings.HasPrefix(text[i][indent:], "```") {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", filepath.Base(file), i+1)
-			start, end, err := fence(text, i)
+			start, end, err := indentedFence(text, i, indent)
 			if err != nil {
 				t.Errorf("%s: %v", where, err)
 				break
 			}
 			marker := previousMarker(text, i)
-			body := text[start:end]
+			body := make([]string, 0, end-start)
+			for _, l := range text[start:end] { // a block in a list item is indented with it
+				body = append(body, strings.TrimPrefix(l, strings.Repeat(" ", indent)))
+			}
 			i = end
 			switch m := outputMarker.FindStringSubmatch(marker); {
 			case marker == "<!-- expect -->":
 				out = append(out, outputBlock{where: where, kind: "expect", lines: body})
-			case m != nil && m[1] == outputLines:
-				out = append(out, outputBlock{where: where, kind: outputLines, lines: body})
+			case m != nil && (m[1] == outputLines || strings.HasPrefix(m[1], outputLines+": ")):
+				out = append(out, outputBlock{where: where, kind: outputLines, root: strings.TrimPrefix(strings.TrimPrefix(m[1], outputLines), ": "), lines: body})
 			case m != nil:
 				out = append(out, outputBlock{where: where, kind: outputUnchecked, reason: strings.TrimPrefix(m[1], "unchecked: "), lines: body})
 			case anyMarker.MatchString(marker):
@@ -121,6 +129,17 @@ func outputBlocks(t *testing.T) []outputBlock {
 		}
 	}
 	return out
+}
+
+// indentedFence is fence for a block that may sit in a list item, its
+// fences indented by indent spaces.
+func indentedFence(text []string, i, indent int) (start, end int, err error) {
+	for j := i + 1; j < len(text); j++ {
+		if strings.HasPrefix(strings.TrimLeft(text[j], " "), "```") && len(text[j])-len(strings.TrimLeft(text[j], " ")) <= indent {
+			return i + 1, j, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("code block never closed")
 }
 
 // previousMarker is the nearest non-blank line above line i, if it is an
@@ -148,13 +167,21 @@ func looksLikeOutput(body []string) (string, bool) {
 
 func TestOutputsAreTiedToTheirProducers(t *testing.T) {
 	blocks := outputBlocks(t)
-	src := loadSources(t)
+	roots := map[string]*sources{"": loadSources(t)}
 	counts := map[string]int{}
 	var payments []paymentCheck
 	for _, b := range blocks {
 		counts[b.kind]++
 		if b.kind != outputLines {
 			continue
+		}
+		src, ok := roots[b.root]
+		if !ok {
+			if src = loadSourcesIn(t, b.root); src == nil {
+				t.Errorf("%s: output: lines: %s is not a folder of the repository", b.where, b.root)
+				continue
+			}
+			roots[b.root] = src
 		}
 		for k, line := range b.lines {
 			where := fmt.Sprintf("%s+%d", b.where, k+1)
@@ -177,10 +204,12 @@ func TestOutputsAreTiedToTheirProducers(t *testing.T) {
 // and the names of its tests and packages.
 type sources struct {
 	literals []literal
+	fixed    []string        // literals kept by add, for finish
 	words    map[string]bool // every literal as written: slog's attribute keys
 	tests    map[string]bool
 	jsonKeys map[string]bool // the contract's fields as ts-proto's toJSON names them
-	packages map[string]bool
+	packages map[string]bool // under go-service, e.g. internal/kafka
+	module   string          // a snapshot's module path, whose packages its go test lines name
 }
 
 var (
@@ -193,9 +222,10 @@ var (
 	letter       = regexp.MustCompile(`[A-Za-z]`)
 	coursePrefix = regexp.MustCompile(`^(\[[A-Z]+\] |(server|producer|receiver|replay|client|demo|bench):( |$))`)
 	placeholder  = regexp.MustCompile(`\.{3,}|…`)
+	logTime      = regexp.MustCompile(`^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)?|\.\.\.|…) (\[[A-Z]+\] )`)
 )
 
-func loadSources(t *testing.T) *sources {
+func newSources(t *testing.T) *sources {
 	t.Helper()
 	s := &sources{tests: map[string]bool{}, packages: map[string]bool{}, jsonKeys: map[string]bool{}, words: map[string]bool{}}
 	gen, err := os.ReadFile(filepath.Join(repo, "node-service", "src", "gen", "payment.ts"))
@@ -205,37 +235,50 @@ func loadSources(t *testing.T) *sources {
 	for _, m := range jsonField.FindAllSubmatch(gen, -1) {
 		s.jsonKeys[string(m[1])] = true
 	}
-	var fixed []string
-	add := func(lit string) {
-		s.words[lit] = true
-		lit = strings.TrimRight(lit, "\n")
-		if len(letter.FindAllString(coursePrefix.ReplaceAllString(lit, ""), -1)) < 6 {
-			return // too little fixed text to say anything ("%s: %v", "[CLIENT] ${line}")
-		}
-		fixed = append(fixed, lit)
+	return s
+}
+
+// add keeps lit, a string the code prints, for finish to turn into a pattern.
+func (s *sources) add(lit string) {
+	s.words[lit] = true
+	lit = strings.TrimRight(lit, "\n")
+	if len(letter.FindAllString(coursePrefix.ReplaceAllString(lit, ""), -1)) < 6 {
+		return // too little fixed text to say anything ("%s: %v", "[CLIENT] ${line}")
 	}
-	walk := func(dir string, fn func(path string, src []byte)) {
-		err := filepath.WalkDir(filepath.Join(repo, dir), func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "gen" || d.Name() == "pb" || d.Name() == "testdata") {
-				return filepath.SkipDir
-			}
-			if d.IsDir() {
-				return nil
-			}
-			src, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			fn(path, src)
-			return nil
-		})
+	s.fixed = append(s.fixed, lit)
+}
+
+// walkSources calls fn for each file under dir (relative to the repository),
+// leaving out dependencies and generated code; with skipTestdata, fixtures too.
+func walkSources(t *testing.T, dir string, skipTestdata bool, fn func(path string, src []byte)) {
+	t.Helper()
+	err := filepath.WalkDir(filepath.Join(repo, dir), func(path string, d os.DirEntry, err error) error {
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "gen" || d.Name() == "pb" || d.Name() == "bin" || (skipTestdata && d.Name() == "testdata")) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fn(path, src)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+}
+
+// loadSources reads what the service can print: go-service and node-service.
+func loadSources(t *testing.T) *sources {
+	t.Helper()
+	s := newSources(t)
+	add, walk := s.add, func(dir string, fn func(path string, src []byte)) { walkSources(t, dir, true, fn) }
 	walk("go-service", func(path string, src []byte) {
 		switch {
 		case strings.HasSuffix(path, ".go"):
@@ -268,7 +311,61 @@ func loadSources(t *testing.T) *sources {
 			}
 		})
 	}
-	for _, lit := range fixed {
+	s.finish()
+	return s
+}
+
+// loadSourcesIn reads what the code under dir can print: a build-track
+// snapshot's Go, TypeScript and shell, or the checkpoints' messages (their
+// tests under testdata included). nil when dir is no folder.
+func loadSourcesIn(t *testing.T, dir string) *sources {
+	t.Helper()
+	if st, err := os.Stat(filepath.Join(repo, dir)); err != nil || !st.IsDir() || strings.Contains(dir, "..") {
+		return nil
+	}
+	s := newSources(t)
+	goRoot := filepath.Join(repo, dir, "go-service") + string(filepath.Separator)
+	if mod, err := os.ReadFile(goRoot + "go.mod"); err == nil {
+		if m := moduleLine.FindSubmatch(mod); m != nil {
+			s.module = string(m[1])
+		}
+		// Generated packages print no literals, but go test names them too.
+		if files, _ := filepath.Glob(goRoot + "pb/*.go"); len(files) > 0 {
+			s.packages["pb"] = true
+		}
+	}
+	walkSources(t, dir, false, func(path string, src []byte) {
+		switch {
+		case strings.HasSuffix(path, ".go"):
+			for _, m := range testFunc.FindAllSubmatch(src, -1) {
+				s.tests[string(m[1])] = true
+			}
+			if rel, ok := strings.CutPrefix(path, goRoot); ok {
+				s.packages[filepath.ToSlash(filepath.Dir(rel))] = true
+			}
+			for _, lit := range goLiterals(src) {
+				s.add(goVerb.ReplaceAllString(lit, wildcard))
+			}
+		case strings.HasSuffix(path, ".ts"):
+			for _, m := range nodeTest.FindAllSubmatch(src, -1) {
+				s.tests[string(m[1])] = true
+			}
+			for _, lit := range tsLiterals(string(src)) {
+				s.add(lit)
+			}
+		case strings.HasSuffix(path, ".sh") || filepath.Base(path) == "Makefile":
+			for _, lit := range shString.FindAll(src, -1) {
+				s.add(shellVar.ReplaceAllString(strings.Trim(string(lit), `"`), wildcard))
+			}
+		}
+	})
+	s.finish()
+	return s
+}
+
+// finish turns the kept literals into patterns.
+func (s *sources) finish() {
+	for _, lit := range s.fixed {
 		forms := []string{lit}
 		// The code appends to a literal that ends in " ", ":" or "(" ("Done: " + ...),
 		// and puts one that starts with " " after something (an error's hint).
@@ -284,7 +381,6 @@ func loadSources(t *testing.T) *sources {
 			}
 		}
 	}
-	return s
 }
 
 // literal is a string the code prints, with wildcards where it puts values.
@@ -473,6 +569,8 @@ var (
 	nodeSummary  = regexp.MustCompile(`^ℹ [a-z_]+ [0-9.]+$`)
 	goTestLine   = regexp.MustCompile(`^\s*(?:=== (?:RUN|PAUSE|CONT|NAME)\s+|--- (?:PASS|FAIL|SKIP): )([^/\s]+)`)
 	pkgLine      = regexp.MustCompile("^(?:ok|FAIL|\\?)\\s+github\\.com/paymentgateway/aggregator/go-service/(\\S+)")
+	anyPkgLine   = regexp.MustCompile(`^(?:ok|FAIL|\?)\s+(\S+)`)
+	moduleLine   = regexp.MustCompile(`(?m)^module\s+(\S+)`)
 	amountText   = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?`)
 	gateways     = map[string]bool{"STRIPE": true, "RAZORPAY": true, "PAYPAL": true, "ADYEN": true, "SQUARE": true}
 	statuses     = map[string]bool{"PENDING": true, "COMPLETED": true, "FAILED": true, "REFUNDED": true}
@@ -489,6 +587,7 @@ type paymentCheck struct {
 // comes back to be checked with the other ones in a single node process.
 func (s *sources) check(line string) (*paymentCheck, error) {
 	line = strings.TrimPrefix(strings.TrimRight(line, " "), "^C") // the terminal echoes Ctrl-C
+	line = logTime.ReplaceAllString(line, "$3")                   // the standard log package's prefix
 	if strings.TrimSpace(line) == "" || placeholder.ReplaceAllString(strings.TrimSpace(line), "") == "" {
 		return nil, nil
 	}
@@ -600,6 +699,14 @@ func (s *sources) check(line string) (*paymentCheck, error) {
 			return nil, fmt.Errorf("no package go-service/%s", m[1])
 		}
 		return nil, nil
+	}
+	if m := anyPkgLine.FindStringSubmatch(line); m != nil && s.module != "" {
+		if pkg, ok := strings.CutPrefix(m[1], s.module+"/"); ok {
+			if !s.packages[pkg] {
+				return nil, fmt.Errorf("no package go-service/%s in this snapshot", pkg)
+			}
+			return nil, nil
+		}
 	}
 	if m := prefixed.FindStringSubmatch(line); m != nil {
 		msg, attrs := m[2], ""

@@ -1,0 +1,3 @@
+module example.com/pipeline/go-service
+
+go 1.26.0
