@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -587,19 +588,10 @@ func newStripeSucceeded() (*stripeSucceeded, error) {
 		}
 	}
 	g.parts = append(g.parts, rest)
-	if len(r.Payment.ID) != len("pi_")+24 || len(r.Step.EventID) != len("evt_")+24 || !slicesContain(g.ids, true) {
+	if len(r.Payment.ID) != len("pi_")+24 || len(r.Step.EventID) != len("evt_")+24 || !slices.Contains(g.ids, true) {
 		return nil, fmt.Errorf("unexpected Stripe ids %q, %q", r.Payment.ID, r.Step.EventID)
 	}
 	return g, nil
-}
-
-func slicesContain(list []bool, v bool) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // next returns the next payment: pi_bench…<n>, event evt_bench…<n>.
