@@ -606,7 +606,13 @@ func dialWith(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientCo
 // (for a TLS server, which the test then probes itself).
 func launchServer(t *testing.T, tt testTopics, extraEnv ...string) *server {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "server"), "-host", "127.0.0.1", "-port", "0")
+	return launchServerBinary(t, filepath.Join(binDir, "server"), tt, extraEnv...)
+}
+
+// launchServerBinary is launchServer with another build of the server.
+func launchServerBinary(t *testing.T, bin string, tt testTopics, extraEnv ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", "0")
 	// A store of its own unless the test names one (a later STATE_DIR wins).
 	cmd.Env = append(append(serverEnv(tt), "STATE_DIR="+t.TempDir()), extraEnv...)
 	s := &server{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +19,15 @@ import (
 // A fatal producer error (a fenced idempotent producer, say) leaves
 // nothing the server can deliver: health turns NOT_SERVING and the process
 // exits non-zero, so that a supervisor restarts it. The error is raised
-// through librdkafka's own test facility by a hidden test hook
-// (kafka.FatalAfterEnv), after the first acknowledged record: a real one
-// cannot be provoked on demand on a healthy broker.
+// through librdkafka's own test facility by a test hook
+// (kafka.FatalAfterEnv, in a server built with -tags faulthooks), after the
+// first acknowledged record: a real one cannot be provoked on demand on a
+// healthy broker.
 func TestFatalProducerErrorExitsNonZero(t *testing.T) {
 	gateways := []pb.Gateway{pb.Gateway_GATEWAY_STRIPE}
 	tt := newTopics(t, gateways...)
-	s := startServer(t, tt, kafka.FatalAfterEnv+"=1")
+	s := launchServerBinary(t, filepath.Join(binDir, "faulthooks", "server"), tt, kafka.FatalAfterEnv+"=1")
+	s.waitServing(t, 90*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	w, err := healthpb.NewHealthClient(dial(t, s.addr)).Watch(ctx, &healthpb.HealthCheckRequest{})

@@ -5,10 +5,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -45,7 +47,11 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/server", "../cmd/producer", "../cmd/replay", "../cmd/receiver")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
+	// The fault-injection test runs a server built with its hooks; the
+	// binaries above, like the ones users run, have none.
+	hooks := exec.Command("go", "build", "-tags", "faulthooks", "-o", filepath.Join(dir, "faulthooks", "server"), "../cmd/server")
+	hooks.Stdout, hooks.Stderr = os.Stdout, os.Stderr
+	if err := errors.Join(build.Run(), hooks.Run()); err != nil {
 		fmt.Println("FAIL: build binaries:", err)
 		os.Exit(1)
 	}

@@ -157,6 +157,17 @@ var lessons = map[string]lesson{
 			has("go-service/internal/kafka/*_test.go", `REQUIRE_KAFKA`, "no test in internal/kafka that follows the REQUIRE_KAFKA rule (skip without a broker, fail instead when REQUIRE_KAFKA is set)"),
 		},
 	},
+	"10x": {
+		Title: "exercise: health that says NOT_SERVING first, then a graceful, bounded stop",
+		Probes: []probe{
+			has("go-service/cmd/server/main.go", `RegisterHealthServer\(`, "cmd/server registers no health service: health.NewServer() and healthpb.RegisterHealthServer(g, hs)"),
+			has("go-service/cmd/server/main.go", `GracefulStop\(`, "cmd/server does not call GracefulStop: let the calls in flight finish (with a bound) instead of g.Stop()"),
+			has("go-service/internal/grpc/server.go", `\)\s*Shutdown\(`, "no (*Server).Shutdown() in internal/grpc: it ends open streams with UNAVAILABLE, so GracefulStop need not wait for them"),
+		},
+		Hints: []hint{
+			when(`grpc_health_v1.*(no required module|missing go.sum)`, "the health service is in google.golang.org/grpc (package google.golang.org/grpc/health/grpc_health_v1): run `go mod tidy` in go-service"),
+		},
+	},
 	"02x": {
 		Title: "exercise: two more currencies, ISK and TND, test-first",
 		Probes: []probe{
@@ -192,6 +203,18 @@ var lessons = map[string]lesson{
 			file("go-service/internal/normalizer/testdata/razorpay/*.json", "no Razorpay fixtures in testdata/razorpay"),
 		},
 	},
+	"08x": {
+		Title: "exercise: a second gateway's signature, Razorpay's X-Razorpay-Signature, test-first",
+		Probes: []probe{
+			has("go-service/internal/webhook/razorpay.go", `func VerifyRazorpay\(`, "no VerifyRazorpay(signature string, body []byte, secrets ...string) error in package webhook"),
+			has("go-service/internal/webhook/razorpay.go", `func SignRazorpay\(`, "no SignRazorpay(body []byte, secret string) string: the hex HMAC-SHA256 your test (and a producer) signs with"),
+			has("go-service/internal/webhook/razorpay.go", `hmac\.Equal|subtle\.ConstantTimeCompare`, "compare signatures in constant time (hmac.Equal), never with == or bytes.Equal"),
+			has("go-service/internal/webhook/*_test.go", `VerifyRazorpay\(`, "no test of VerifyRazorpay yet: write it first, with a signature computed outside Go (openssl dgst -sha256 -hmac)"),
+		},
+		Hints: []hint{
+			when(`(not enough|too many) arguments in call to webhook\.VerifyRazorpay|cannot use .* as string value in argument to webhook\.VerifyRazorpay`, "VerifyRazorpay should take (signature string, body []byte, secrets ...string): the header's value, the exact bytes, then every secret in use"),
+		},
+	},
 	"04x": {
 		Title: "exercise: a new RPC end to end, GetStats",
 		Probes: []probe{
@@ -202,6 +225,22 @@ var lessons = map[string]lesson{
 		},
 		Hints: []hint{
 			when(`GetPaymentsTotal|GetPaymentsByStatus|GetTotalsByCurrency`, "GetStatsResponse lacks a field: payments_by_gateway = 1, payments_by_status = 2, totals_by_currency = 3, payments_total = 8"),
+		},
+	},
+	"07x": {
+		Title: "exercise: the client reads GRPC_ADDR too, and an argument still wins",
+		Probes: []probe{
+			has("node-service/src/*.ts", `GRPC_ADDR`, "the client does not read GRPC_ADDR yet: take the address from the first argument, else process.env.GRPC_ADDR, else 127.0.0.1:50051"),
+			has("node-service/test/*.test.ts", `GRPC_ADDR`, "no test of the address rule yet: write it first (test/address.test.ts, serverAddress(args, env))"),
+		},
+	},
+	"09x": {
+		Title: "exercise: another gateway, Square, with fixtures and a fuzz target",
+		Probes: []probe{
+			has("go-service/internal/normalizer/square.go", `func Square\(`, "no Square(raw []byte) (*pb.Payment, error) in package normalizer"),
+			file("go-service/internal/normalizer/testdata/square/*.json", "no Square fixtures in testdata/square"),
+			has("go-service/internal/normalizer/*_test.go", `Square\(`, "no test of Square yet: write it first, table-driven, against the fixtures in testdata/square"),
+			has("go-service/internal/normalizer/*_test.go", `func FuzzSquare\(f \*testing\.F\)`, "no FuzzSquare(f *testing.F) fuzz target, seeded with the fixtures in testdata/square"),
 		},
 	},
 }

@@ -31,7 +31,8 @@ import (
 const (
 	// ModePerTopic runs one Kafka consumer per raw topic, each in its own
 	// goroutine: the course's model. Every confluent-kafka-go consumer is a
-	// librdkafka client with about five OS threads of its own.
+	// librdkafka client with OS threads of its own (a main thread and one per
+	// broker it knows of; make bench's topic-scaling stage counts them).
 	ModePerTopic = "per-topic"
 	// ModeShared runs one Kafka consumer subscribed to every raw topic; it
 	// hands each record to its topic's goroutine. Same guarantees, a

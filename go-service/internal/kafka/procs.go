@@ -16,9 +16,9 @@ import (
 // back, which it does after 20 µs to 10 ms. With as many Ps as cores and
 // more pollers than cores, every P is often parked in C, and a goroutine
 // with work (a record to normalize, a payment to send) waits for the
-// monitor. Spare Ps let it run at once: on a 2-core machine with the broker
-// on it, p99 end-to-end latency at 5,000 payments/s went from 215–430 ms to
-// 100–140 ms (make bench, against GOMAXPROCS=2). The cap keeps the garbage
+// monitor. Spare Ps let it run at once, which shortens the end-to-end tail
+// latency under load (make bench, against GOMAXPROCS set to the cores; the
+// figures are in the README's Performance section). The cap keeps the garbage
 // collector's workers, a quarter of GOMAXPROCS, in proportion to the cores.
 // The value is fixed at start: unlike the runtime's default, it does not
 // follow a container's CPU limit if that changes while the process runs.

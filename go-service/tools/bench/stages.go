@@ -107,8 +107,8 @@ func (b *bench) kafkaStages() bool {
 
 // warmUp runs Kafka's own producer and consumer tools through the broker
 // first. A broker's JIT compiles its hot paths over its first minutes under
-// load: a broker started a minute before spent three times the CPU per
-// request of a warm one, which made the first stage measure the JVM.
+// load: a broker started a minute before spent far more CPU per request than
+// a warm one, which made the first stage measure the JVM.
 func (b *bench) warmUp(ctx context.Context) error {
 	topic := b.name("warmup")
 	if err := b.createTopics(ctx, 3, topic); err != nil {

@@ -94,17 +94,21 @@ func outputBlocks(t *testing.T) []outputBlock {
 		}
 		text := strings.Split(string(doc), "\n")
 		for i := 0; i < len(text); i++ {
-			if !strings.HasPrefix(text[i], "```") {
+			indent := len(text[i]) - len(strings.TrimLeft(text[i], " "))
+			if !strings.HasPrefix(text[i][indent:], "```") {
 				continue
 			}
 			where := fmt.Sprintf("%s:%d", filepath.Base(file), i+1)
-			start, end, err := fence(text, i)
+			start, end, err := indentedFence(text, i, indent)
 			if err != nil {
 				t.Errorf("%s: %v", where, err)
 				break
 			}
 			marker := previousMarker(text, i)
-			body := text[start:end]
+			body := make([]string, 0, end-start)
+			for _, l := range text[start:end] { // a block in a list item is indented with it
+				body = append(body, strings.TrimPrefix(l, strings.Repeat(" ", indent)))
+			}
 			i = end
 			switch m := outputMarker.FindStringSubmatch(marker); {
 			case marker == "<!-- expect -->":
@@ -125,6 +129,17 @@ func outputBlocks(t *testing.T) []outputBlock {
 		}
 	}
 	return out
+}
+
+// indentedFence is fence for a block that may sit in a list item, its
+// fences indented by indent spaces.
+func indentedFence(text []string, i, indent int) (start, end int, err error) {
+	for j := i + 1; j < len(text); j++ {
+		if strings.HasPrefix(strings.TrimLeft(text[j], " "), "```") && len(text[j])-len(strings.TrimLeft(text[j], " ")) <= indent {
+			return i + 1, j, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("code block never closed")
 }
 
 // previousMarker is the nearest non-blank line above line i, if it is an
@@ -193,7 +208,8 @@ type sources struct {
 	words    map[string]bool // every literal as written: slog's attribute keys
 	tests    map[string]bool
 	jsonKeys map[string]bool // the contract's fields as ts-proto's toJSON names them
-	packages map[string]bool
+	packages map[string]bool // under go-service, e.g. internal/kafka
+	module   string          // a snapshot's module path, whose packages its go test lines name
 }
 
 var (
@@ -309,6 +325,15 @@ func loadSourcesIn(t *testing.T, dir string) *sources {
 	}
 	s := newSources(t)
 	goRoot := filepath.Join(repo, dir, "go-service") + string(filepath.Separator)
+	if mod, err := os.ReadFile(goRoot + "go.mod"); err == nil {
+		if m := moduleLine.FindSubmatch(mod); m != nil {
+			s.module = string(m[1])
+		}
+		// Generated packages print no literals, but go test names them too.
+		if files, _ := filepath.Glob(goRoot + "pb/*.go"); len(files) > 0 {
+			s.packages["pb"] = true
+		}
+	}
 	walkSources(t, dir, false, func(path string, src []byte) {
 		switch {
 		case strings.HasSuffix(path, ".go"):
@@ -544,6 +569,8 @@ var (
 	nodeSummary  = regexp.MustCompile(`^ℹ [a-z_]+ [0-9.]+$`)
 	goTestLine   = regexp.MustCompile(`^\s*(?:=== (?:RUN|PAUSE|CONT|NAME)\s+|--- (?:PASS|FAIL|SKIP): )([^/\s]+)`)
 	pkgLine      = regexp.MustCompile("^(?:ok|FAIL|\\?)\\s+github\\.com/paymentgateway/aggregator/go-service/(\\S+)")
+	anyPkgLine   = regexp.MustCompile(`^(?:ok|FAIL|\?)\s+(\S+)`)
+	moduleLine   = regexp.MustCompile(`(?m)^module\s+(\S+)`)
 	amountText   = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?`)
 	gateways     = map[string]bool{"STRIPE": true, "RAZORPAY": true, "PAYPAL": true, "ADYEN": true, "SQUARE": true}
 	statuses     = map[string]bool{"PENDING": true, "COMPLETED": true, "FAILED": true, "REFUNDED": true}
@@ -672,6 +699,14 @@ func (s *sources) check(line string) (*paymentCheck, error) {
 			return nil, fmt.Errorf("no package go-service/%s", m[1])
 		}
 		return nil, nil
+	}
+	if m := anyPkgLine.FindStringSubmatch(line); m != nil && s.module != "" {
+		if pkg, ok := strings.CutPrefix(m[1], s.module+"/"); ok {
+			if !s.packages[pkg] {
+				return nil, fmt.Errorf("no package go-service/%s in this snapshot", pkg)
+			}
+			return nil, nil
+		}
 	}
 	if m := prefixed.FindStringSubmatch(line); m != nil {
 		msg, attrs := m[2], ""
