@@ -1,8 +1,11 @@
 // Test helpers: run the CLI as a process, and run the real Go server and
 // producer against the real Kafka (topics and consumer group unique to each
 // test, so tests never see each other's payments). Everything started here
-// is tracked and killed by killAll() (and at the latest when the test process exits).
+// is tracked and killed by killAll() (and at the latest when the test process
+// exits); the topics of the tests that passed are deleted by
+// deletePassedTopics().
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import type { TestContext } from "node:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -160,19 +163,20 @@ export interface Binaries {
   dir: string;
   server: string;
   producer: string;
+  topics: string; // go-service/tools/topics: deletes the topics of the tests that passed
 }
 
 let built: Promise<Binaries> | undefined;
 
-// buildBinaries builds cmd/server and cmd/producer once per test process.
+// buildBinaries builds cmd/server, cmd/producer and tools/topics once per test process.
 export function buildBinaries(): Promise<Binaries> {
   built ??= (async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "node-service-it-bin-"));
     for (let attempt = 1; ; attempt++) {
       try {
         await new Promise<void>((resolve, reject) =>
-          execFile("go", ["build", "-o", dir + path.sep, "./cmd/server", "./cmd/producer"], { cwd: GO_SERVICE, timeout: 240_000 }, (err, _out, stderr) =>
-            err ? reject(new Error(`go build ./cmd/server ./cmd/producer: ${err.message}\n${stderr}`)) : resolve(),
+          execFile("go", ["build", "-o", dir + path.sep, "./cmd/server", "./cmd/producer", "./tools/topics"], { cwd: GO_SERVICE, timeout: 240_000 }, (err, _out, stderr) =>
+            err ? reject(new Error(`go build ./cmd/server ./cmd/producer ./tools/topics: ${err.message}\n${stderr}`)) : resolve(),
           ),
         );
         break;
@@ -182,7 +186,7 @@ export function buildBinaries(): Promise<Binaries> {
         await delay(5000);
       }
     }
-    return { dir, server: path.join(dir, "server"), producer: path.join(dir, "producer") };
+    return { dir, server: path.join(dir, "server"), producer: path.join(dir, "producer"), topics: path.join(dir, "topics") };
   })();
   return built;
 }
@@ -207,9 +211,26 @@ export interface Topics {
   stateDir: string;
 }
 
-export function newTopics(name: string): Topics {
+// Outcome is what newTopics needs of a test: whether it passed, read once
+// every test of the file has finished. node:test's TestContext has it
+// (\`passed\`, which @types/node 20 does not declare); a Playwright test passes
+// { get passed() { return info.status === info.expectedStatus } }.
+export interface Outcome {
+  readonly passed: boolean;
+}
+
+interface Owned {
+  test: TestContext | Outcome;
+  topics: Topics;
+}
+
+const owned: Owned[] = [];
+
+// newTopics names the topics, consumer group and state store of test, and
+// has deletePassedTopics delete them once test has passed.
+export function newTopics(name: string, test: TestContext | Outcome): Topics {
   const prefix = `ts-${name}-${process.pid}-${Date.now() % 1e9}-${Math.floor(Math.random() * 1e6)}`;
-  return {
+  const topics = {
     raw: `${prefix}.payments.raw`,
     events: `${prefix}.payments.events`,
     normalized: `${prefix}.payments.normalized`,
@@ -218,6 +239,30 @@ export function newTopics(name: string): Topics {
     group: `${prefix}-group`,
     stateDir: path.join(tmpdir(), `${prefix}.state`),
   };
+  owned.push({ test, topics });
+  return topics;
+}
+
+const topicNames = (t: Topics) => [t.raw, t.events, t.normalized, t.state, t.dlq];
+
+// deletePassedTopics deletes the topics and state stores of the tests that
+// passed (with go-service/tools/topics); a failed test keeps them, their
+// records tell what happened, as the Go tests' do. Call it from the file's
+// after hook, once every test has finished and killAll() has stopped what
+// still ran: a test's own after hooks run before a failed subtest marks it
+// failed.
+export async function deletePassedTopics(): Promise<void> {
+  const done = owned.splice(0);
+  const passed = done.filter((o) => (o.test as Partial<Outcome>).passed === true).map((o) => o.topics);
+  for (const o of done) {
+    if (!passed.includes(o.topics)) console.error(`kept the topics of a test that did not pass: ${topicNames(o.topics).join(" ")} (state store ${o.topics.stateDir})`);
+  }
+  if (passed.length === 0 || !built) return;
+  const bin = await built.catch(() => undefined);
+  if (!bin) return;
+  const r = await run(bin.topics, ["-delete", passed.flatMap(topicNames).join(",")], { env: goEnv({}), timeoutMs: 90_000 }).done;
+  if (r.code !== 0) console.error(`deleting the passed tests' topics failed (${r.code ?? r.signal}): ${r.stderr}`);
+  await Promise.all(passed.map((t) => rm(t.stateDir, { recursive: true, force: true })));
 }
 
 function goEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -244,21 +289,6 @@ export interface ServerOptions {
 }
 
 export async function startServer(bin: Binaries, topics: Topics, opts: ServerOptions = {}): Promise<Server> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startServerOnce(bin, topics, opts);
-    } catch (err) {
-      // A server that has just created its topics sometimes reads their
-      // metadata before the broker has it, and exits ("Unknown topic or
-      // partition"): a server-side race, reported to its owners. The topics
-      // exist now; a second start works.
-      if (attempt >= 3 || !(err instanceof Error) || !/Unknown topic or partition/.test(err.message) || !/exited/.test(err.message)) throw err;
-      await delay(500);
-    }
-  }
-}
-
-async function startServerOnce(bin: Binaries, topics: Topics, opts: ServerOptions): Promise<Server> {
   const proc = run(bin.server, ["-host", "127.0.0.1", "-port", String(opts.port ?? 0)], {
     env: goEnv({
       KAFKA_TOPICS: topics.raw,

@@ -13,6 +13,7 @@ import { readFile, rm } from "node:fs/promises";
 import {
   type Sent,
   buildBinaries,
+  deletePassedTopics,
   kafkaSkipReason,
   killAll,
   newTopics,
@@ -29,6 +30,7 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 
 after(async () => {
   killAll();
+  await deletePassedTopics();
   await removeBinaries();
 });
 
@@ -70,7 +72,7 @@ describe("against the real server and Kafka", { concurrency: true }, () => {
       return;
     }
     const bin = await buildBinaries();
-    const topics = newTopics("it");
+    const topics = newTopics("it", t);
     const server = await startServer(bin, topics);
     t.after(() => server.stop());
     const client = new PaymentClient({ address: server.addr });
@@ -258,7 +260,7 @@ describe("against the real server and Kafka", { concurrency: true }, () => {
       return;
     }
     const bin = await buildBinaries();
-    const topics = newTopics("restart");
+    const topics = newTopics("restart", t);
     const first = await startServer(bin, topics);
     t.after(() => first.stop());
     let second: Awaited<ReturnType<typeof startServer>> | undefined;
@@ -328,7 +330,7 @@ describe("against the real server and Kafka", { concurrency: true }, () => {
       return;
     }
     const bin = await buildBinaries();
-    const topics = newTopics("since");
+    const topics = newTopics("since", t);
     const server = await startServer(bin, topics);
     t.after(() => server.stop());
     const client = new PaymentClient({ address: server.addr });
@@ -366,7 +368,7 @@ describe("against the real server and Kafka", { concurrency: true }, () => {
     const tls = await selfSignedCert();
     t.after(() => rm(tls.dir, { recursive: true, force: true }));
     const ca = await readFile(tls.cert);
-    const topics = newTopics("secure");
+    const topics = newTopics("secure", t);
     const server = await startServer(bin, topics, {
       ca,
       env: { GRPC_AUTH_TOKEN: "s3cret-token", GRPC_TLS_CERT: tls.cert, GRPC_TLS_KEY: tls.key },

@@ -66,22 +66,93 @@ func EnsureTopicsWithConfig(ctx context.Context, k config.Kafka, topics []string
 	for _, t := range topics {
 		specs = append(specs, ckafka.TopicSpecification{Topic: t, NumPartitions: k.Partitions, ReplicationFactor: k.ReplicationFactor, Config: topicConfig})
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	createCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := admin.Connect(ctx); err != nil {
+	if err := admin.Connect(createCtx); err != nil {
 		return err
 	}
-	results, err := admin.CreateTopics(ctx, specs, ckafka.SetAdminOperationTimeout(20*time.Second))
+	results, err := admin.CreateTopics(createCtx, specs, ckafka.SetAdminOperationTimeout(20*time.Second))
 	if err != nil {
 		return fmt.Errorf("create topics at %s: %w", k.BootstrapServers, err)
 	}
 	var errs []error
+	var created []string
 	for _, r := range results {
-		if code := r.Error.Code(); code != ckafka.ErrNoError && code != ckafka.ErrTopicAlreadyExists {
+		switch code := r.Error.Code(); code {
+		case ckafka.ErrNoError:
+			created = append(created, r.Topic)
+		case ckafka.ErrTopicAlreadyExists:
+		default:
 			errs = append(errs, fmt.Errorf("create topic %s: %w", r.Topic, r.Error))
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 || len(created) == 0 {
+		return errors.Join(errs...)
+	}
+	return waitServed(ctx, admin.AdminClient, created)
+}
+
+// servedPatience bounds how long EnsureTopics waits for the topics it
+// created to be served.
+const servedPatience = 30 * time.Second
+
+// waitServed returns once the broker serves every partition of topics: a
+// leader answers for it. Kafka acknowledges CreateTopics once the controller
+// has recorded the topics, before the brokers have applied that: a client
+// that reads at once may be told "Unknown topic or partition" (metadata) or
+// "Not leader for partition" (offsets), and a stage starting up takes that
+// for an error.
+func waitServed(ctx context.Context, admin *ckafka.AdminClient, topics []string) error {
+	ctx, cancel := context.WithTimeout(ctx, servedPatience)
+	defer cancel()
+	for pause := 20 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		err := served(ctx, admin, topics)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topics created but not served within %v: %w", servedPatience, err)
+		case <-time.After(pause):
+		}
+	}
+}
+
+// served returns nil when every partition of topics has a leader and that
+// leader answers for the partition's end offset, else what is not there yet.
+func served(ctx context.Context, admin *ckafka.AdminClient, topics []string) error {
+	described, err := admin.DescribeTopics(ctx, ckafka.NewTopicCollectionOfTopicNames(topics))
+	if err != nil {
+		return fmt.Errorf("describe topics: %w", err)
+	}
+	ends := map[ckafka.TopicPartition]ckafka.OffsetSpec{}
+	for _, d := range described.TopicDescriptions {
+		if d.Error.Code() != ckafka.ErrNoError {
+			return fmt.Errorf("topic %s: %w", d.Name, d.Error)
+		}
+		if len(d.Partitions) == 0 {
+			return fmt.Errorf("topic %s: no partitions yet", d.Name)
+		}
+		for _, p := range d.Partitions {
+			if p.Leader == nil {
+				return fmt.Errorf("topic %s partition %d: no leader yet", d.Name, p.Partition)
+			}
+			ends[ckafka.TopicPartition{Topic: &d.Name, Partition: int32(p.Partition)}] = ckafka.LatestOffsetSpec
+		}
+	}
+	res, err := admin.ListOffsets(ctx, ends)
+	if err != nil {
+		return fmt.Errorf("list offsets: %w", err)
+	}
+	if len(res.ResultInfos) < len(ends) {
+		return fmt.Errorf("offsets of %d of %d partitions answered", len(res.ResultInfos), len(ends))
+	}
+	for tp, r := range res.ResultInfos {
+		if r.Error.Code() != ckafka.ErrNoError {
+			return fmt.Errorf("topic %s partition %d: %w", *tp.Topic, tp.Partition, r.Error)
+		}
+	}
+	return nil
 }
 
 // DeleteTopics deletes topics; one that does not exist is no error. The

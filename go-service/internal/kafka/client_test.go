@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 )
@@ -61,5 +63,49 @@ func TestTopicMaxMessageBytes(t *testing.T) {
 	n, err := kafka.TopicMaxMessageBytes(ctx, k, topic)
 	if err != nil || n != 8192 {
 		t.Fatalf("TopicMaxMessageBytes = %d, %v; want 8192", n, err)
+	}
+}
+
+// Kafka acknowledges CreateTopics before its broker serves the new
+// partitions, and the server's stages read their topics the moment they are
+// created. Many partitions make that gap wide enough to see every time:
+// until EnsureTopics waited, the metadata said "Unknown topic or partition"
+// or a partition's offsets "Not leader for partition". Each is asked once
+// here, as a stage starting up does.
+func TestEnsureTopicsReturnsServedTopics(t *testing.T) {
+	k := kafkatest.Config(t)
+	k.Partitions = 60
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	prefix := kafkatest.Name(t, "kafka")
+	topics := []string{prefix + ".a", prefix + ".b"}
+	kafkatest.DeleteTopicsAfter(t, k, topics...)
+	// Never joins its group: partitions are only looked up.
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(k, ckafka.ConfigMap{"group.id": prefix}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Connected before the topics exist, so that it asks the moment they do.
+	if _, err := c.GetMetadata(nil, false, 10000); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafka.EnsureTopics(ctx, k, topics); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range topics {
+		md, err := c.GetMetadata(&topic, false, 10000)
+		if err != nil {
+			t.Fatalf("metadata of %s: %v", topic, err)
+		}
+		tm := md.Topics[topic]
+		if tm.Error.Code() != ckafka.ErrNoError || len(tm.Partitions) != k.Partitions {
+			t.Fatalf("metadata of %s right after EnsureTopics: %v, %d partition(s); want %d", topic, tm.Error, len(tm.Partitions), k.Partitions)
+		}
+		for _, p := range tm.Partitions {
+			if _, _, err := c.QueryWatermarkOffsets(topic, p.ID, 10000); err != nil {
+				t.Fatalf("offsets of %s/%d right after EnsureTopics: %v", topic, p.ID, err)
+			}
+		}
 	}
 }

@@ -16,7 +16,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { chromium, type Page } from "@playwright/test";
-import { buildBinaries, freePort, killAll, newTopics, produce, removeBinaries, startServer } from "../../test/harness";
+import { buildBinaries, deletePassedTopics, freePort, killAll, newTopics, produce, removeBinaries, startServer } from "../../test/harness";
 
 const { values: args } = parseArgs({
   options: {
@@ -64,7 +64,8 @@ async function pageMemory(page: Page): Promise<{ heapMiB: number; domNodes: numb
 
 async function main(): Promise<void> {
   const bin = await buildBinaries();
-  const topics = newTopics("dashboard-bench");
+  const run = { passed: false }; // its topics are deleted after a run that finished
+  const topics = newTopics("dashboard-bench", run);
   const port = await freePort();
   const server = await startServer(bin, topics, { env: { DASHBOARD_ADDR: `127.0.0.1:${port}` } });
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true });
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
       await writeFile(path.join(args.out, "dashboard.json"), JSON.stringify(result, null, 2) + "\n");
     }
     if (latency.shown !== latency.payments) throw new Error(`${latency.payments - latency.shown} payment(s) never appeared in the page`);
+    run.passed = true;
   } finally {
     await browser.close();
     await server.stop();
@@ -128,5 +130,6 @@ main()
   })
   .finally(async () => {
     killAll();
+    await deletePassedTopics();
     await removeBinaries();
   });

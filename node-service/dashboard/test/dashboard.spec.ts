@@ -3,7 +3,8 @@
 import path from "node:path";
 import { expect, type Page, test } from "@playwright/test";
 import {
-  buildBinaries, freePort, kafkaSkipReason, killAll, newTopics, produce, removeBinaries, type Sent, type Server, startServer,
+  buildBinaries, deletePassedTopics, freePort, kafkaSkipReason, killAll, newTopics, type Outcome, produce, removeBinaries, type Sent, type Server,
+  startServer,
 } from "../../test/harness";
 
 // The README's screenshot is rewritten only on request (UPDATE_SCREENSHOT=1
@@ -20,8 +21,20 @@ function figure(page: Page, table: string, key: string) {
   return page.locator(`#${table} tbody tr[data-key="${key}"] td`).nth(1);
 }
 
+// The running test's outcome, for newTopics: the topics of a test that
+// passed are deleted after all.
+function thisTest(): Outcome {
+  const info = test.info();
+  return {
+    get passed() {
+      return info.status === info.expectedStatus;
+    },
+  };
+}
+
 test.afterAll(async () => {
   killAll();
+  await deletePassedTopics();
   await removeBinaries();
 });
 
@@ -41,7 +54,7 @@ test("live table, figures, filter, detail and a server restart", async ({ page }
   });
 
   const bin = await buildBinaries();
-  const topics = newTopics("dashboard");
+  const topics = newTopics("dashboard", thisTest());
   const dashAddr = `127.0.0.1:${await freePort()}`;
   const env = { DASHBOARD_ADDR: dashAddr };
   let server: Server = await startServer(bin, topics, { env });
@@ -125,7 +138,7 @@ test("with a token set, the page asks for it and keeps it in the tab only", asyn
   });
 
   const bin = await buildBinaries();
-  const topics = newTopics("dashboard-token");
+  const topics = newTopics("dashboard-token", thisTest());
   const dashAddr = `127.0.0.1:${await freePort()}`;
   const server = await startServer(bin, topics, { env: { DASHBOARD_ADDR: dashAddr, GRPC_AUTH_TOKEN: token } });
   try {
