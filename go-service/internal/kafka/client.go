@@ -17,9 +17,38 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 )
 
+// ConsumerDefaults bound what each consumer holds in memory. librdkafka's
+// own defaults let a consumer that is behind prefetch up to 64 MiB
+// (queued.max.messages.kbytes), in fetches of up to 50 MB, and the C
+// allocator keeps most of what such a burst took: with a consumer per raw
+// topic, the state stage's and the view's, those defaults, not the
+// payments' history, would set the server's memory. A few MiB keep a
+// consumer busy at any rate one server reaches; a record larger than a
+// fetch's bound still arrives, alone in its fetch (KIP-74).
+var ConsumerDefaults = ckafka.ConfigMap{
+	"queued.max.messages.kbytes": 4096,
+	"fetch.max.bytes":            2 << 20,
+	"max.partition.fetch.bytes":  1 << 20,
+}
+
+// producerChannels size the Go channels confluent-kafka-go makes for every
+// producer, admin clients included (they are producers underneath). Its
+// defaults, a million events and a million records, are 24 MB of Go heap
+// per producer whether used or not, and the events channel becomes
+// resident as delivery reports cycle through it. Nothing here uses the
+// produce channel; when the events channel is full, librdkafka keeps the
+// reports in its own queue (bounded by ProducerQueueKB) until it is read.
+var producerChannels = ckafka.ConfigMap{
+	"go.events.channel.size":  10000,
+	"go.produce.channel.size": 1,
+}
+
 // ConfigMap is the client configuration shared by producers and consumers,
 // plus extra; librdkafka's log lines go through slog (logs.go). Admin
 // clients come from NewAdminClient. The secret goes only to librdkafka.
+// A consumer's map (extra has a group.id, which every consumer needs) starts
+// from ConsumerDefaults, any other from producerChannels, so no client is
+// left with the libraries' defaults.
 func ConfigMap(k config.Kafka, extra ckafka.ConfigMap) *ckafka.ConfigMap {
 	cm := ckafka.ConfigMap{
 		"bootstrap.servers": k.BootstrapServers,
@@ -41,6 +70,13 @@ func ConfigMap(k config.Kafka, extra ckafka.ConfigMap) *ckafka.ConfigMap {
 		cm["sasl.username"] = k.APIKey
 		cm["sasl.password"] = k.APISecret
 		cm["broker.address.family"] = "any"
+	}
+	bounds := producerChannels
+	if _, consumer := extra["group.id"]; consumer {
+		bounds = ConsumerDefaults
+	}
+	for key, v := range bounds {
+		cm[key] = v
 	}
 	for key, v := range extra {
 		cm[key] = v

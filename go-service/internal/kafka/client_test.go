@@ -1,7 +1,10 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -108,4 +111,52 @@ func TestEnsureTopicsReturnsServedTopics(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A consumer's bounded fetch still reads the largest record the project
+// writes: a dead-letter record of nearly 2 MiB, past max.partition.fetch.bytes
+// and near fetch.max.bytes (the broker sends a record larger than the bound
+// alone, KIP-74).
+func TestBoundedConsumerReadsTheLargestDeadLetter(t *testing.T) {
+	k := kafkatest.Config(t)
+	k.Partitions = 1
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic := kafkatest.Name(t, "kafka", "large")
+	if err := kafka.EnsureTopicsWithConfig(ctx, k, []string{topic}, kafka.DLQTopicConfig); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.DeleteTopicsAfter(t, k, topic)
+	p, err := kafka.NewProducer(k, slog.Default(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(5 * time.Second)
+	// Random bytes: lz4 must not shrink the record below the bounds.
+	value := make([]byte, 2<<20-64<<10)
+	rand.Read(value)
+	if err := p.SendSync(ctx, &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: ckafka.PartitionAny}, Value: value}); err != nil {
+		t.Fatalf("send %d bytes: %v", len(value), err)
+	}
+	c, err := ckafka.NewConsumer(kafka.ConfigMap(k, ckafka.ConfigMap{"group.id": topic, "auto.offset.reset": "earliest"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Subscribe(topic, nil); err != nil {
+		t.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		switch e := c.Poll(200).(type) {
+		case *ckafka.Message:
+			if !bytes.Equal(e.Value, value) {
+				t.Fatalf("read %d bytes, not the %d sent", len(e.Value), len(value))
+			}
+			return
+		case ckafka.Error:
+			t.Logf("consumer: %v", e)
+		}
+	}
+	t.Fatalf("the %d-byte record was not read within a minute (max.partition.fetch.bytes %v, fetch.max.bytes %v)",
+		len(value), kafka.ConsumerDefaults["max.partition.fetch.bytes"], kafka.ConsumerDefaults["fetch.max.bytes"])
 }

@@ -3,6 +3,8 @@ package kafka
 import (
 	"testing"
 
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
 )
 
@@ -42,5 +44,46 @@ func TestConfigMapSecurity(t *testing.T) {
 				t.Errorf("librdkafka's log lines are not routed to slog: %v", cm)
 			}
 		})
+	}
+}
+
+// Every consumer's prefetch is bounded unless its caller says otherwise;
+// producers and admin clients get no consumer settings (librdkafka would
+// warn that it ignores them).
+func TestConfigMapBoundsConsumers(t *testing.T) {
+	k := config.Kafka{BootstrapServers: "b:9092"}
+	cases := []struct {
+		name  string
+		extra ckafka.ConfigMap
+		want  map[string]any // nil: the key must be absent
+	}{
+		{"consumer: the defaults", ckafka.ConfigMap{"group.id": "g"},
+			map[string]any{"queued.max.messages.kbytes": ConsumerDefaults["queued.max.messages.kbytes"], "fetch.max.bytes": ConsumerDefaults["fetch.max.bytes"], "max.partition.fetch.bytes": ConsumerDefaults["max.partition.fetch.bytes"]}},
+		{"consumer: its caller's bound wins", ckafka.ConfigMap{"group.id": "g", "queued.max.messages.kbytes": 512},
+			map[string]any{"queued.max.messages.kbytes": 512, "fetch.max.bytes": ConsumerDefaults["fetch.max.bytes"]}},
+		{"producer: none", ckafka.ConfigMap{"linger.ms": 10},
+			map[string]any{"queued.max.messages.kbytes": nil, "fetch.max.bytes": nil, "max.partition.fetch.bytes": nil}},
+		{"admin client: none", nil,
+			map[string]any{"queued.max.messages.kbytes": nil, "fetch.max.bytes": nil}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cm := *ConfigMap(k, tc.extra)
+			for key, want := range tc.want {
+				got, ok := cm[key]
+				if want == nil {
+					if ok {
+						t.Errorf("%s = %v, want it unset", key, got)
+					}
+					continue
+				}
+				if got != want {
+					t.Errorf("%s = %v, want %v", key, got, want)
+				}
+			}
+		})
+	}
+	if q, ok := ConsumerDefaults["queued.max.messages.kbytes"].(int); !ok || q <= 0 || q >= 65536 {
+		t.Errorf("queued.max.messages.kbytes = %v: not a bound below librdkafka's 64 MiB", ConsumerDefaults["queued.max.messages.kbytes"])
 	}
 }

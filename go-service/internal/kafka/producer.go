@@ -54,17 +54,27 @@ const FatalAfterEnv = "PAYAGG_TEST_PRODUCER_FATAL_AFTER"
 // at the price of a higher median when traffic is light (a quiet pipeline
 // waits out the linger at each of its producer hops). make bench measures
 // both; the figures are in the README's Performance section.
+//
+// The local queue is bounded (ProducerQueueKB); Send waits when it is full.
 var ProducerDefaults = ckafka.ConfigMap{
 	"enable.idempotence":         true,
 	"acks":                       "all",
 	"linger.ms":                  10,
 	"compression.type":           "lz4",
 	"message.timeout.ms":         120000,
-	"queue.buffering.max.kbytes": 262144,
+	"queue.buffering.max.kbytes": ProducerQueueKB,
 	// A dead-letter record is a raw record (up to the broker's default 1 MB)
 	// plus headers saying why: it must fit. See DLQTopicConfig.
 	"message.max.bytes": 2 << 20,
 }
+
+// ProducerQueueKB bounds the records a producer holds before Kafka has
+// acknowledged them, in KiB (librdkafka's queue.buffering.max.kbytes; its
+// own default is 1 GiB). The queue only has to cover what is in flight
+// while Kafka acknowledges, a fraction of this at any rate one server
+// reaches; a full queue makes the producer wait, never drop. Every
+// producer of the server uses it, the state stage's transactional one too.
+const ProducerQueueKB = 16384
 
 // DLQTopicConfig lets the dead-letter topic hold any record a raw topic with
 // default limits accepted, plus its headers.

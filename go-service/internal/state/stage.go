@@ -133,8 +133,9 @@ func (s *Stage) connect(ctx context.Context) error {
 		"acks":               "all",
 		// A transaction is itself a batch: its records need no linger of
 		// their own beyond what gathers one commit's worth of requests.
-		"linger.ms":        1,
-		"compression.type": "lz4",
+		"linger.ms":                  1,
+		"compression.type":           "lz4",
+		"queue.buffering.max.kbytes": kafka.ProducerQueueKB,
 		// An instance whose store was lost comes back with a new id and
 		// cannot fence its old transaction: the broker aborts that one
 		// after this long, and read_committed readers wait for it.
