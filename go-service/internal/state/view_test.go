@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -74,5 +75,34 @@ func TestViewCountsAcrossBatches(t *testing.T) {
 		}
 		b.close()
 		s.Close()
+	}
+}
+
+func BenchmarkViewApply(b *testing.B) {
+	const stateTopic = "payments.state"
+	s, err := OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	v := &View{stateTopic: stateTopic, dlqTopic: "payments.dlq", store: s, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	value, err := (&Record{Payment: &pb.Payment{Id: "pi_1", Gateway: pb.Gateway_GATEWAY_STRIPE, Status: pb.PaymentStatus_PAYMENT_STATUS_COMPLETED,
+		Amount: &pb.Money{AmountMinor: 1250, Currency: "USD"}}, Seen: []Seen{{EventID: "evt_1"}}}).Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := newViewBatch(s.db)
+	topic := stateTopic
+	b.ResetTimer()
+	for i := range b.N {
+		m := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &topic, Offset: ckafka.Offset(i)}, Key: []byte(fmt.Sprintf("stripe:pi_%d", i)), Value: value}
+		if err := v.apply(batch, m); err != nil {
+			b.Fatal(err)
+		}
+		if batch.n++; batch.n >= 5000 {
+			if err := batch.commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
