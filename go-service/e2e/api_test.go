@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/logging/logtest"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
@@ -615,7 +616,7 @@ func launchServerBinary(t *testing.T, bin string, tt testTopics, extraEnv ...str
 	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", "0")
 	// A store of its own unless the test names one (a later STATE_DIR wins).
 	cmd.Env = append(append(serverEnv(tt), "STATE_DIR="+t.TempDir()), extraEnv...)
-	s := &server{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, out: &logtest.Buffer{}, done: make(chan error, 1)}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -27,6 +26,7 @@ import (
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
 	"github.com/paymentgateway/aggregator/go-service/internal/logging"
+	"github.com/paymentgateway/aggregator/go-service/internal/logging/logtest"
 	"github.com/paymentgateway/aggregator/go-service/internal/normalizer"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -104,25 +104,8 @@ func (tt testTopics) rawList() []string {
 type server struct {
 	cmd  *exec.Cmd
 	addr string
-	out  *lockedBuffer
+	out  *logtest.Buffer
 	done chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var listening = regexp.MustCompile(`gRPC listening on :(\d+)`)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/logging/logtest"
 	"github.com/paymentgateway/aggregator/go-service/internal/synthetic"
 	"github.com/paymentgateway/aggregator/go-service/internal/webhook"
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -29,7 +30,7 @@ type receiverProc struct {
 	cmd         *exec.Cmd
 	url         string // http://127.0.0.1:port
 	metricsURL  string
-	out         *lockedBuffer
+	out         *logtest.Buffer
 	done        chan error
 	gatewayEnvs []string
 }
@@ -60,7 +61,7 @@ func startReceiver(t *testing.T, env ...string) *receiverProc {
 	cmd := exec.Command(filepath.Join(binDir, "receiver"))
 	cmd.Env = append(append(cleanEnv(), "ENV_FILE=/nonexistent", "RECEIVER_ADDR=127.0.0.1:0", "RECEIVER_METRICS_ADDR=127.0.0.1:0",
 		"KAFKA_BOOTSTRAP_SERVERS="+kafkaConfig.BootstrapServers), env...)
-	r := &receiverProc{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
+	r := &receiverProc{cmd: cmd, out: &logtest.Buffer{}, done: make(chan error, 1)}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -274,9 +274,18 @@ func buildOverlay(id, dir, module string) (string, []string, func(), error) {
 	if err != nil {
 		return "", nil, cleanup, err
 	}
+	kit, err := loadKit(kitDir)
+	if err == nil {
+		err = checkKitNames(kit)
+	}
+	if err != nil {
+		return "", nil, cleanup, err
+	}
 	src := filepath.Join("testdata", id)
 	replace := map[string]string{}
 	pkgSet := map[string]bool{}
+	tests := map[string][][]byte{} // a package's folder: its checkpoint tests
+	pkgName := map[string]string{}
 	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -293,6 +302,11 @@ func buildOverlay(id, dir, module string) (string, []string, func(), error) {
 		}
 		target := filepath.Join(dir, relPath)
 		replace[target] = out
+		folder := filepath.Dir(target)
+		tests[folder] = append(tests[folder], data)
+		if pkgName[folder], err = packageName(path, data); err != nil {
+			return err
+		}
 		pkgRel, err := filepath.Rel(filepath.Join(dir, "go-service"), filepath.Dir(target))
 		if err != nil || strings.HasPrefix(pkgRel, "..") {
 			return fmt.Errorf("check file %s is not under go-service/", relPath)
@@ -302,6 +316,16 @@ func buildOverlay(id, dir, module string) (string, []string, func(), error) {
 	})
 	if err != nil {
 		return "", nil, cleanup, fmt.Errorf("reading the checkpoint's tests: %w", err)
+	}
+	for folder, data := range tests {
+		relFolder, _ := filepath.Rel(dir, folder) // under dir: the walk made it so
+		for _, k := range kitFor(kit, data, pkgName[folder]) {
+			out := filepath.Join(tmp, strings.ReplaceAll(relFolder, string(filepath.Separator), "_")+"_"+k.Name)
+			if err := os.WriteFile(out, bytes.ReplaceAll(k.Data, []byte(placeholderModule), []byte(module)), 0o644); err != nil {
+				return "", nil, cleanup, err
+			}
+			replace[filepath.Join(folder, k.Name)] = out
+		}
 	}
 	js, _ := json.Marshal(map[string]any{"Replace": replace})
 	overlay := filepath.Join(tmp, "overlay.json")

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -98,5 +101,81 @@ func TestEveryLessonHasTests(t *testing.T) {
 		if err != nil || len(pkgs) == 0 {
 			t.Errorf("lesson %s: no checkpoint tests under testdata/%s (%v)", id, id, err)
 		}
+	}
+}
+
+func TestKitGoesWhereItIsUsed(t *testing.T) {
+	kit := []kitFile{
+		{Name: "checkkit_a_test.go", Data: []byte("package checkkit\n\nfunc checkkitA() { checkkitB() }\n"), Names: []string{"checkkitA"}},
+		{Name: "checkkit_b_test.go", Data: []byte("package checkkit\n\nfunc checkkitB() {}\n"), Names: []string{"checkkitB"}},
+		{Name: "checkkit_c_test.go", Data: []byte("package checkkit\n\nfunc checkkitC() {}\n"), Names: []string{"checkkitC"}},
+	}
+	for _, tt := range []struct {
+		name  string
+		tests string
+		want  []string
+	}{
+		{"a name and what it uses in turn", "func TestCheck07(t *testing.T) { checkkitA() }", []string{"checkkit_a_test.go", "checkkit_b_test.go"}},
+		{"only what is used", "func TestCheck07(t *testing.T) { checkkitC() }", []string{"checkkit_c_test.go"}},
+		{"a longer name is another name", "func TestCheck02(t *testing.T) { checkkitCount() }", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, k := range kitFor(kit, [][]byte{[]byte(tt.tests)}, "main_test") {
+				got = append(got, k.Name)
+				if !strings.HasPrefix(string(k.Data), "package main_test\n") {
+					t.Errorf("%s begins %q; want the package clause of the tests it joins", k.Name, firstLine(string(k.Data)))
+				}
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("kitFor chose %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKitNamesBeginWithCheckkit(t *testing.T) {
+	kit, err := loadKit(kitDir)
+	if err != nil || len(kit) == 0 {
+		t.Fatalf("loadKit(%s): %d files, %v", kitDir, len(kit), err)
+	}
+	if err := checkKitNames(kit); err != nil {
+		t.Error(err)
+	}
+	bad := []kitFile{{Name: "checkkit_x_test.go", Names: []string{"waitForLine"}}}
+	if checkKitNames(bad) == nil {
+		t.Error("checkKitNames accepted waitForLine, a name a learner's test may have")
+	}
+}
+
+func TestOverlayLaysTheKitBesideTheTests(t *testing.T) {
+	dir := t.TempDir()
+	overlay, _, cleanup, err := buildOverlay("07", dir, "example.com/m/go-service")
+	defer cleanup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o struct{ Replace map[string]string }
+	if err := json.Unmarshal(data, &o); err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(dir, "go-service", "cmd", "server")
+	for _, name := range []string{"checkkit_kafka_test.go", "checkkit_process_test.go", "checkkit_node_test.go"} {
+		src, ok := o.Replace[filepath.Join(pkg, name)]
+		if !ok {
+			t.Errorf("no %s in cmd/server, beside check07_test.go", name)
+			continue
+		}
+		text, _ := os.ReadFile(src)
+		if !strings.HasPrefix(string(text), "package main_test\n") {
+			t.Errorf("%s begins %q; want package main_test", name, firstLine(string(text)))
+		}
+	}
+	if _, ok := o.Replace[filepath.Join(pkg, "checkkit_grpc_test.go")]; ok {
+		t.Error("checkkit_grpc_test.go was laid into cmd/server, which does not use it")
 	}
 }

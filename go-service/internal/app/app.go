@@ -301,8 +301,9 @@ func DefaultInstanceID(setting string, port int) string {
 
 // Ready is one condition for gRPC health, /readyz and the ready gauge: Kafka
 // answers, the ingest consumers and the state stage have partitions, the view
-// and the serve stage have read their topics up to where they ended at start,
-// and the store's disk has room. When not, why.
+// has read its topics up to where they ended at start (GetPayment answers
+// for every payment), the serve stage knows where the normalized topic
+// starts and ends, and the store's disk has room. When not, why.
 func (a *App) Ready() (bool, string) {
 	if up, err := a.pinger.Up(); !up {
 		if err == nil {
@@ -325,8 +326,10 @@ func (a *App) Ready() (bool, string) {
 	if !a.view.CaughtUp() {
 		return false, "state view is still reading the state topic"
 	}
-	if !a.hub.CaughtUp() {
-		return false, "serve stage is still reading the normalized topic"
+	if !a.hub.Started() {
+		// Streams need the normalized topic's bounds; filling the window
+		// need not be waited for (Hub.Started).
+		return false, "serve stage has not read the normalized topic's bounds yet"
 	}
 	return true, ""
 }

@@ -1,14 +1,12 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/paymentgateway/aggregator/go-service/internal/kafka"
 	"github.com/paymentgateway/aggregator/go-service/internal/kafkatest"
+	"github.com/paymentgateway/aggregator/go-service/internal/logging/logtest"
 	"github.com/paymentgateway/aggregator/go-service/pb"
 )
 
@@ -32,7 +31,7 @@ func TestRunServesAndStopsOnCancel(t *testing.T) {
 	stateTopic := kafkatest.Name(t, "app", "payments.state")
 	dlq := kafkatest.Name(t, "app", "payments.dlq")
 	kafkatest.DeleteTopicsAfter(t, k, raw, events, normalized, stateTopic, dlq)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	cfg := Config{Kafka: k, Topics: []string{raw}, EventsTopic: events, NormalizedTopic: normalized, StateTopic: stateTopic, DLQTopic: dlq,
 		State:   StateConfig{Dir: t.TempDir()},
@@ -155,21 +154,4 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -26,6 +26,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/paymentgateway/aggregator/go-service/internal/logging/logtest"
 )
 
 // rawHTTP2 opens an HTTP/2 connection to the rig without gRPC's client,
@@ -149,7 +151,7 @@ func TestTokenWithoutTLSIsWarnedAbout(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
+			var out logtest.Buffer
 			if _, err := ServerOptions(tc.sec, slog.New(slog.NewTextHandler(&out, nil))); err != nil {
 				t.Fatal(err)
 			}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/logging/logtest"
 	"github.com/paymentgateway/aggregator/go-service/internal/state"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 	"github.com/paymentgateway/aggregator/go-service/pb"
@@ -38,7 +37,7 @@ type rig struct {
 	lis  *bufconn.Listener
 	gs   *grpc.Server
 	hs   *health.Server
-	log  *syncBuffer
+	log  *logtest.Buffer
 	next int64
 }
 
@@ -59,7 +58,7 @@ func (emptyState) Totals() (state.Totals, error)               { return state.To
 // newRigOver serves hub, which the caller has started.
 func newRigOver(t *testing.T, hub *stream.Hub, sec Security, opts ...Option) *rig {
 	t.Helper()
-	r := &rig{hub: hub, lis: bufconn.Listen(1 << 20), log: &syncBuffer{}}
+	r := &rig{hub: hub, lis: bufconn.Listen(1 << 20), log: &logtest.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(r.log, nil))
 	r.svc = NewService(r.hub, emptyState{}, nil, logger, append([]Option{WithWatchdog(20 * time.Millisecond)}, opts...)...)
 	grpcOpts, err := ServerOptions(sec, logger)
@@ -109,23 +108,6 @@ func (r *rig) waitClients(t *testing.T, n int) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var cursorInMessage = regexp.MustCompile(`c1\.[A-Za-z0-9_-]+`)
@@ -460,5 +442,3 @@ func TestFilterValidation(t *testing.T) {
 		t.Error("since with a cursor: the cursor must win")
 	}
 }
-
-var _ io.Writer = (*syncBuffer)(nil)

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/paymentgateway/aggregator/go-service/internal/config"
+	"github.com/paymentgateway/aggregator/go-service/internal/logging/logtest"
 )
 
 func TestLibrdkafkaLevel(t *testing.T) {
@@ -42,24 +42,6 @@ func TestLibrdkafkaLevel(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that the log forwarder and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // librdkafka's own lines (here: a refused connection) reach slog as JSON
 // [KAFKA] lines, for producers, admin clients and consumers alike.
 func TestLibrdkafkaLogsGoThroughSlog(t *testing.T) {
@@ -69,7 +51,7 @@ func TestLibrdkafkaLogsGoThroughSlog(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens: every connection is refused
-	var out syncBuffer
+	var out logtest.Buffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	defer slog.SetDefault(prev)

@@ -2,6 +2,7 @@ package state
 
 import (
 	"math"
+	"math/big"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -82,9 +83,9 @@ func TestCounterSaturates(t *testing.T) {
 	defer s.Close()
 	v := &View{store: s}
 	add := func(n int64) {
-		b := s.db.NewIndexedBatch()
+		b := s.db.NewBatch()
 		defer b.Close()
-		if err := addCounter(b, statKey(StatCurrency, "USD"), n); err != nil {
+		if err := addCounter(s.db, b, statKey(StatCurrency, "USD"), big.NewInt(n)); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Commit(pebble.Sync); err != nil {

@@ -66,22 +66,16 @@ func (v *View) Run(ctx context.Context) error {
 	}
 	start := time.Now()
 	v.markCaughtUp(pending, start)
-	b := v.store.db.NewIndexedBatch()
-	defer func() { b.Close() }()
-	n := 0
+	b := newViewBatch(v.store.db)
+	defer func() { b.close() }()
 	flush := func() error {
-		if n == 0 {
+		if b.n == 0 {
 			return nil
 		}
 		if err := v.disk.Wait(ctx); err != nil {
 			return nil
 		}
-		if err := b.Commit(pebble.NoSync); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		b.Close()
-		b, n = v.store.db.NewIndexedBatch(), 0
-		return nil
+		return b.commit()
 	}
 	for ctx.Err() == nil {
 		switch e := c.Poll(100).(type) {
@@ -93,7 +87,7 @@ func (v *View) Run(ctx context.Context) error {
 			if !v.caughtUp.Load() {
 				v.ReadAtStart.Add(1)
 			}
-			if n++; n >= 5000 {
+			if b.n++; b.n >= 5000 {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -181,9 +175,9 @@ func (v *View) reset() error {
 }
 
 // apply folds one record of either topic into the batch.
-func (v *View) apply(b *pebble.Batch, m *ckafka.Message) error {
+func (v *View) apply(b *viewBatch, m *ckafka.Message) error {
 	topic, p := *m.TopicPartition.Topic, m.TopicPartition.Partition
-	if err := putInt(b, offKey(topic, p), int64(m.TopicPartition.Offset)+1); err != nil {
+	if err := putInt(b.b, offKey(topic, p), int64(m.TopicPartition.Offset)+1); err != nil {
 		return err
 	}
 	var deltas []Delta
@@ -195,7 +189,7 @@ func (v *View) apply(b *pebble.Batch, m *ckafka.Message) error {
 		deltas = []Delta{{StatDLQ, code, 1}}
 	} else {
 		key := string(m.Key)
-		prevBytes, err := get(b, payKey(key))
+		prevBytes, err := b.payment(key)
 		if err != nil {
 			return err
 		}
@@ -209,29 +203,88 @@ func (v *View) apply(b *pebble.Batch, m *ckafka.Message) error {
 				return nil
 			}
 		}
+		value := m.Value
 		if next == nil {
-			err = b.Delete(payKey(key), nil)
-		} else {
-			err = b.Set(payKey(key), m.Value, nil)
+			value = nil
 		}
-		if err != nil {
+		if err := b.setPayment(key, value); err != nil {
 			return err
 		}
 		deltas = StatDeltas(prev, next)
 	}
 	for _, d := range deltas {
-		if err := addCounter(b, statKey(d.Kind, d.Name), d.N); err != nil {
-			return err
-		}
+		b.add(statKey(d.Kind, d.Name), d.N)
 	}
 	return nil
 }
 
+// viewBatch is one write of the view: the records read since the last one.
+// The payments it sets and the changes to each counter are kept beside it in
+// memory, so a payment seen twice within a batch, and each counter, cost
+// one store read per batch instead of one per record.
+type viewBatch struct {
+	db       *pebble.DB
+	b        *pebble.Batch
+	payments map[string][]byte   // by payment key: the value set in this batch (nil: deleted)
+	counters map[string]*big.Int // by counter key: what to add
+	n        int                 // records in the batch
+}
+
+func newViewBatch(db *pebble.DB) *viewBatch {
+	return &viewBatch{db: db, b: db.NewBatch(), payments: map[string][]byte{}, counters: map[string]*big.Int{}}
+}
+
+// payment returns a payment's latest record: set in this batch, or stored.
+func (b *viewBatch) payment(key string) ([]byte, error) {
+	if v, ok := b.payments[key]; ok {
+		return v, nil
+	}
+	return get(b.db, payKey(key))
+}
+
+// setPayment writes a payment's record; nil deletes it.
+func (b *viewBatch) setPayment(key string, value []byte) error {
+	b.payments[key] = value
+	if value == nil {
+		return b.b.Delete(payKey(key), nil)
+	}
+	return b.b.Set(payKey(key), value, nil)
+}
+
+func (b *viewBatch) add(key []byte, n int64) {
+	sum, ok := b.counters[string(key)]
+	if !ok {
+		sum = new(big.Int)
+		b.counters[string(key)] = sum
+	}
+	sum.Add(sum, big.NewInt(n))
+}
+
+// commit adds the counters' changes to the stored counters and writes the
+// batch at once, then starts the next one.
+func (b *viewBatch) commit() error {
+	for key, n := range b.counters {
+		if err := addCounter(b.db, b.b, []byte(key), n); err != nil {
+			return err
+		}
+	}
+	if err := b.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	b.b.Close()
+	b.b, b.n = b.db.NewBatch(), 0
+	clear(b.payments)
+	clear(b.counters)
+	return nil
+}
+
+func (b *viewBatch) close() { b.b.Close() }
+
 // addCounter adds n to a counter. Counters are stored as decimal integers
 // of any size, so a currency's total never wraps; Totals saturates it at the
 // int64 the contract carries.
-func addCounter(b *pebble.Batch, key []byte, n int64) error {
-	v, err := get(b, key)
+func addCounter(r pebble.Reader, w pebble.Writer, key []byte, n *big.Int) error {
+	v, err := get(r, key)
 	if err != nil {
 		return err
 	}
@@ -239,8 +292,8 @@ func addCounter(b *pebble.Batch, key []byte, n int64) error {
 	if v != nil {
 		sum.SetString(string(v), 10)
 	}
-	sum.Add(sum, big.NewInt(n))
-	return b.Set(key, []byte(sum.String()), nil)
+	sum.Add(sum, n)
+	return w.Set(key, []byte(sum.String()), nil)
 }
 
 // ErrNotFound is Get's answer for a payment the state topic has never held.

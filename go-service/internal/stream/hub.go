@@ -144,6 +144,16 @@ func (h *Hub) Start(from, liveFrom Position) {
 	}
 }
 
+// Started reports whether Start has been called: from then on, streams
+// start where they should even while the window is still being filled
+// (a "latest" stream at the end the topic had at start, a cursor or
+// "earliest" through the window or a catch-up reader).
+func (h *Hub) Started() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.started
+}
+
 // CaughtUp reports whether the hub has read up to where the topic ended at
 // start (false before Start).
 func (h *Hub) CaughtUp() bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Run feeds the hub from src until ctx is done, and lets streams that start
@@ -28,6 +29,7 @@ func (h *Hub) Run(ctx context.Context, src Source, log *slog.Logger) error {
 		topic = named.Topic()
 	}
 	log.Info(fmt.Sprintf("Serving from %s (%d partitions)", topic, len(from)), "component", "KAFKA")
+	start, loaded := time.Now(), false
 	for {
 		rec, ok, err := r.Next(ctx)
 		switch {
@@ -39,6 +41,10 @@ func (h *Hub) Run(ctx context.Context, src Source, log *slog.Logger) error {
 			continue
 		case rec.EOF:
 			h.Skip(rec.Partition, rec.Offset-1) // past the markers: caught up
+			if !loaded && h.CaughtUp() {
+				loaded = true
+				log.Info(fmt.Sprintf("serve stage window loaded from %s in %v", topic, time.Since(start).Round(time.Millisecond)), "component", "KAFKA")
+			}
 			continue
 		}
 		if err := h.PublishValue(rec.Partition, rec.Offset, rec.Value); err != nil {

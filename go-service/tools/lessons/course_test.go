@@ -42,3 +42,30 @@ func TestReadmeCourseTableMatchesTheLessons(t *testing.T) {
 		t.Errorf("README's course table:\n%s\nthe lessons' own titles:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// maxCoreWords bounds a lesson's core path: everything before its
+// "## Going deeper" heading, counted as wc -w counts.
+const maxCoreWords = 3500
+
+// Each lesson's core stays short enough to read in one sitting; production
+// depth goes under "## Going deeper", which every lesson has, last.
+func TestLessonCoresStayShort(t *testing.T) {
+	for _, file := range lessonFiles(t) {
+		doc, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(doc)
+		core, deeper, found := strings.Cut(text, "\n## Going deeper\n")
+		if !found {
+			t.Errorf("%s: no \"## Going deeper\" heading", filepath.Base(file))
+			continue
+		}
+		if n := len(strings.Fields(core)); n > maxCoreWords {
+			t.Errorf("%s: the core (before ## Going deeper) is %d words, at most %d", filepath.Base(file), n, maxCoreWords)
+		}
+		if strings.Contains(deeper, "\n## ") {
+			t.Errorf("%s: \"## Going deeper\" must be the last ## heading", filepath.Base(file))
+		}
+	}
+}

@@ -3,9 +3,6 @@ package kafka_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,48 +12,23 @@ import (
 	"learner.example/go-service/internal/kafka"
 )
 
-// check05Kafka returns the broker's address; without a broker the test is
-// skipped, or fails under REQUIRE_KAFKA=1.
-func check05Kafka(t *testing.T) string {
-	t.Helper()
-	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if bootstrap == "" {
-		bootstrap = "127.0.0.1:9092"
-	}
-	c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second)
-	if err != nil {
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			t.Fatalf("no Kafka at %s: start it (make kafka-up) and check again", bootstrap)
-		}
-		t.Skipf("no Kafka at %s: this checkpoint needs it (make kafka-up)", bootstrap)
-	}
-	c.Close()
-	return bootstrap
-}
-
 // check05Topic creates a topic of one partition that only this test uses,
 // and deletes it afterwards.
 func check05Topic(t *testing.T, ctx context.Context, bootstrap string) string {
 	t.Helper()
-	topic := fmt.Sprintf("lessoncheck05-%d", time.Now().UnixNano())
+	topic := checkkitTopic("05")
 	if err := kafka.EnsureTopic(ctx, bootstrap, topic, 1); err != nil {
 		t.Fatalf("EnsureTopic(%s): %v", topic, err)
 	}
 	if err := kafka.EnsureTopic(ctx, bootstrap, topic, 1); err != nil {
 		t.Errorf("EnsureTopic on a topic that exists returned %v: an existing topic is not an error", err)
 	}
-	t.Cleanup(func() {
-		admin, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": bootstrap})
-		if err == nil {
-			admin.DeleteTopics(context.Background(), []string{topic})
-			admin.Close()
-		}
-	})
+	checkkitDeleteTopics(t, bootstrap, topic)
 	return topic
 }
 
 func TestCheck05ProduceThenConsumeCommitsAfterHandling(t *testing.T) {
-	bootstrap := check05Kafka(t)
+	bootstrap := checkkitKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	topic := check05Topic(t, ctx, bootstrap)

@@ -1,98 +1,32 @@
 package grpcserver_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
-	grpcserver "learner.example/go-service/internal/grpc"
 	"learner.example/go-service/pb"
 )
 
-// check06NodeBin finds a program of node_modules/.bin in the learner's
-// node-service or a folder above it (the course's snapshots share one).
-func check06NodeBin(t *testing.T, nodeDir, name string) string {
-	t.Helper()
-	for dir := nodeDir; ; dir = filepath.Dir(dir) {
-		bin := filepath.Join(dir, "node_modules", ".bin", name)
-		if _, err := os.Stat(bin); err == nil {
-			return bin
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatalf("no node_modules/.bin/%s in node-service or above: run `npm install` in node-service", name)
-		}
-	}
-}
-
-func check06NodeDir(t *testing.T) string {
-	dir := os.Getenv("LESSON_DIR")
-	if dir == "" {
-		t.Fatal("LESSON_DIR is not set: run this check with `make lesson-check N=06`")
-	}
-	return filepath.Join(dir, "node-service")
-}
-
 func TestCheck06TypeScriptCompiles(t *testing.T) {
 	t.Parallel()
-	nodeDir := check06NodeDir(t)
-	out, err := exec.Command(check06NodeBin(t, nodeDir, "tsc"), "--noEmit", "-p", nodeDir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("tsc --noEmit in node-service found type errors:\n%s", out)
-	}
+	checkkitTypeScriptCompiles(t, "06")
 }
 
 func TestCheck06ClientPrintsLogLines(t *testing.T) {
 	t.Parallel()
-	nodeDir := check06NodeDir(t)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpcserver.New()
-	g := grpc.NewServer()
-	pb.RegisterPaymentServiceServer(g, srv)
-	go g.Serve(lis)
-	defer g.Stop()
+	nodeDir := checkkitNodeDir(t, "06")
+	srv, addr := checkkitServe(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	// `node --import tsx`, one process: the tsx command is a second one that
-	// relays signals to node, and on a busy machine turns a Ctrl-C that node
-	// does not acknowledge within a few milliseconds into a kill (exit 130).
-	check06NodeBin(t, nodeDir, "tsx") // installed, so that node finds it
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is not installed: %v", err)
-	}
-	client := exec.CommandContext(ctx, node, "--import", "tsx", "src/index.ts", lis.Addr().String())
-	client.Dir = nodeDir
+	client := checkkitClient(t, ctx, nodeDir, addr)
 	client.Stderr = os.Stderr
-	stdout, err := client.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Start(); err != nil {
-		t.Fatalf("starting the client (tsx src/index.ts ADDRESS): %v", err)
-	}
-	defer client.Process.Kill()
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
+	lines, done := checkkitStart(t, "the client (tsx src/index.ts ADDRESS)", client)
 
 	// The client subscribes when it is ready, which this test cannot see:
 	// warm-up payments go out until the first one is printed.
@@ -151,7 +85,7 @@ wait:
 	client.Process.Signal(syscall.SIGINT)
 	for range lines {
 	}
-	if err := client.Wait(); err != nil {
+	if err := <-done; err != nil {
 		t.Errorf("after SIGINT (Ctrl-C) the client exited with %v; want a clean exit (abort the stream, exit code 0)", err)
 	}
 }

@@ -1,11 +1,9 @@
 package grpcserver_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,42 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
-	grpcserver "learner.example/go-service/internal/grpc"
 	"learner.example/go-service/pb"
 )
 
-// check06xNodeBin finds a program of node_modules/.bin in the learner's
-// node-service or a folder above it (the course's snapshots share one).
-func check06xNodeBin(t *testing.T, nodeDir, name string) string {
-	t.Helper()
-	for dir := nodeDir; ; dir = filepath.Dir(dir) {
-		bin := filepath.Join(dir, "node_modules", ".bin", name)
-		if _, err := os.Stat(bin); err == nil {
-			return bin
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatalf("no node_modules/.bin/%s in node-service or above: run `npm install` in node-service", name)
-		}
-	}
-}
-
-func check06xNodeDir(t *testing.T) string {
-	dir := os.Getenv("LESSON_DIR")
-	if dir == "" {
-		t.Fatal("LESSON_DIR is not set: run this check with `make lesson-check N=06x`")
-	}
-	return filepath.Join(dir, "node-service")
-}
-
 func TestCheck06xTypeScriptCompiles(t *testing.T) {
 	t.Parallel()
-	nodeDir := check06xNodeDir(t)
-	out, err := exec.Command(check06xNodeBin(t, nodeDir, "tsc"), "--noEmit", "-p", nodeDir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("tsc --noEmit in node-service found type errors:\n%s", out)
-	}
+	checkkitTypeScriptCompiles(t, "06x")
 }
 
 // The script lives in a temporary folder (the learner's folder is never
@@ -76,7 +44,7 @@ if (typeof parse !== "function") {
 
 func TestCheck06xParseGateways(t *testing.T) {
 	t.Parallel()
-	nodeDir := check06xNodeDir(t)
+	nodeDir := checkkitNodeDir(t, "06x")
 	cases := []struct {
 		names []string
 		want  []string // the contract's names; nil: an error
@@ -101,7 +69,7 @@ func TestCheck06xParseGateways(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, check06xNodeBin(t, nodeDir, "tsx"), script)
+	cmd := exec.CommandContext(ctx, checkkitNodeBin(t, nodeDir, "tsx"), script)
 	cmd.Dir = nodeDir
 	out, err := cmd.Output()
 	if err != nil {
@@ -148,68 +116,17 @@ func check06xStderr(err error) string {
 	return ""
 }
 
-// check06xServe starts a lesson-04 server on a free loopback port.
-func check06xServe(t *testing.T) (*grpcserver.Server, string) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpcserver.New()
-	g := grpc.NewServer()
-	pb.RegisterPaymentServiceServer(g, srv)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	return srv, lis.Addr().String()
-}
-
-// check06xClient runs index.ts with args and returns its output, line by line
-// (stdout and stderr together), and the channel its exit status arrives on.
-// It runs `node --import tsx`, one process: the tsx command is a second one
-// that relays signals to node, and on a busy machine turns a Ctrl-C that node
-// does not acknowledge within a few milliseconds into a kill (exit 130).
-func check06xClient(t *testing.T, ctx context.Context, args ...string) (*exec.Cmd, <-chan string, <-chan error) {
-	nodeDir := check06xNodeDir(t)
-	check06xNodeBin(t, nodeDir, "tsx") // installed, so that node finds it
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is not installed: %v", err)
-	}
-	client := exec.CommandContext(ctx, node, append([]string{"--import", "tsx", "src/index.ts"}, args...)...)
-	client.Dir = nodeDir
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	client.Stdout, client.Stderr = w, w
-	if err := client.Start(); err != nil {
-		t.Fatalf("starting the client (tsx src/index.ts %s): %v", strings.Join(args, " "), err)
-	}
-	w.Close()
-	t.Cleanup(func() { client.Process.Kill() })
-	lines := make(chan string)
-	done := make(chan error, 1)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		r.Close()
-		done <- client.Wait()
-	}()
-	return client, lines, done
-}
-
 func check06xPayment(id string, gateway pb.Gateway) *pb.Payment {
 	return &pb.Payment{Id: id, Gateway: gateway, Amount: &pb.Money{AmountMinor: 1250, Currency: "USD"}, Status: pb.PaymentStatus_PAYMENT_STATUS_COMPLETED}
 }
 
 func TestCheck06xClientWatchesOneGateway(t *testing.T) {
 	t.Parallel()
-	srv, addr := check06xServe(t)
+	srv, addr := checkkitServe(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	client, lines, done := check06xClient(t, ctx, addr, "razorpay")
+	client := checkkitClient(t, ctx, checkkitNodeDir(t, "06x"), addr, "razorpay")
+	lines, done := checkkitStart(t, "the client (tsx src/index.ts "+addr+" razorpay)", client)
 
 	// The client subscribes when it is ready, which this test cannot see:
 	// warm-up payments (of the watched gateway) go out until one is printed.
@@ -264,10 +181,10 @@ wait:
 
 func TestCheck06xClientRefusesAnUnknownGateway(t *testing.T) {
 	t.Parallel()
-	srv, addr := check06xServe(t)
+	srv, addr := checkkitServe(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	_, lines, done := check06xClient(t, ctx, addr, "visa")
+	lines, done := checkkitStart(t, "the client (tsx src/index.ts "+addr+" visa)", checkkitClient(t, ctx, checkkitNodeDir(t, "06x"), addr, "visa"))
 
 	// A client that ignores the name streams everything: a payment printed
 	// says so at once, instead of a wait for the time-out.

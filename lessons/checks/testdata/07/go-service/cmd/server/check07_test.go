@@ -1,12 +1,8 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -14,78 +10,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
-
-func check07Kafka(t *testing.T) string {
-	t.Helper()
-	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if bootstrap == "" {
-		bootstrap = "127.0.0.1:9092"
-	}
-	c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second)
-	if err != nil {
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			t.Fatalf("no Kafka at %s: start it (make kafka-up) and check again", bootstrap)
-		}
-		t.Skipf("no Kafka at %s: this checkpoint needs it (make kafka-up)", bootstrap)
-	}
-	c.Close()
-	return bootstrap
-}
-
-func check07NodeBin(t *testing.T, nodeDir, name string) string {
-	t.Helper()
-	for dir := nodeDir; ; dir = filepath.Dir(dir) {
-		bin := filepath.Join(dir, "node_modules", ".bin", name)
-		if _, err := os.Stat(bin); err == nil {
-			return bin
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatalf("no node_modules/.bin/%s in node-service or above: run `npm install` in node-service", name)
-		}
-	}
-}
-
-// check07Lines sends r's lines to a channel.
-func check07Lines(r io.Reader) <-chan string {
-	out := make(chan string, 1024)
-	go func() {
-		defer close(out)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			out <- sc.Text()
-		}
-	}()
-	return out
-}
 
 // TestCheck07ThreeTerminals is lesson 07 end to end: the learner's server,
 // producer and client, each a real process, on real Kafka.
 func TestCheck07ThreeTerminals(t *testing.T) {
-	bootstrap := check07Kafka(t)
-	lessonDir := os.Getenv("LESSON_DIR")
-	if lessonDir == "" {
-		t.Fatal("LESSON_DIR is not set: run this check with `make lesson-check N=07`")
-	}
+	bootstrap := checkkitKafka(t)
+	lessonDir := checkkitLessonDir(t, "07")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	bin := t.TempDir()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", "./cmd/server", "./cmd/producer")
-	build.Dir = filepath.Join(lessonDir, "go-service")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/server ./cmd/producer: %v\n%s", err, out)
-	}
-
-	topic := fmt.Sprintf("lessoncheck07-%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		if admin, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": bootstrap}); err == nil {
-			admin.DeleteTopics(context.Background(), []string{topic})
-			admin.Close()
-		}
-	})
+	bin := checkkitBuild(t, ctx, lessonDir, "./cmd/server", "./cmd/producer")
+	topic := checkkitTopic("07")
+	checkkitDeleteTopics(t, bootstrap, topic)
 
 	// The programs must take their settings as flags; one that ignores
 	// them would use the shared default topic and port.
@@ -108,41 +45,12 @@ func TestCheck07ThreeTerminals(t *testing.T) {
 
 	// Terminal 1.
 	server := exec.CommandContext(ctx, filepath.Join(bin, "server"), "-kafka", bootstrap, "-topic", topic, "-group", topic+"-group", "-addr", "127.0.0.1:0")
-	serverErr, _ := server.StderrPipe()
-	server.Stdout = server.Stderr
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer server.Process.Kill()
-	serverLines := check07Lines(serverErr)
+	serverLines, serverDone := checkkitStart(t, "the server", server)
 	listening := regexp.MustCompile(`\[SERVER\] listening on (127\.0\.0\.1:\d+)`)
-	var addr string
-	var said []string
-	for addr == "" {
-		line, ok := <-serverLines
-		if !ok {
-			t.Fatalf("the server exited before it listened (it must accept -kafka, -topic, -group and -addr, and log `[SERVER] listening on ADDRESS`); it said:\n%s", strings.Join(said, "\n"))
-		}
-		said = append(said, line)
-		if m := listening.FindStringSubmatch(line); m != nil {
-			addr = m[1]
-		}
-	}
-	go func() {
-		for range serverLines {
-		}
-	}()
+	addr := checkkitAwaitLine(t, serverLines, listening, "the server exited before it listened (it must accept -kafka, -topic, -group and -addr, and log `[SERVER] listening on ADDRESS`)")[1]
 
 	// Terminal 3, before the producer, as in the lesson.
-	nodeDir := filepath.Join(lessonDir, "node-service")
-	client := exec.CommandContext(ctx, check07NodeBin(t, nodeDir, "tsx"), "src/index.ts", addr)
-	client.Dir = nodeDir
-	clientOut, _ := client.StdoutPipe()
-	if err := client.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer client.Process.Kill()
-	clientLines := check07Lines(clientOut)
+	clientLines, _ := checkkitStart(t, "the client (tsx src/index.ts ADDRESS)", checkkitClient(t, ctx, filepath.Join(lessonDir, "node-service"), addr))
 
 	// Terminal 2. The client subscribes at a moment this test cannot see,
 	// so single payments go out until one is printed; then a batch of three
@@ -201,7 +109,7 @@ func TestCheck07ThreeTerminals(t *testing.T) {
 
 	// Ctrl-C in terminal 1: the server stops cleanly.
 	server.Process.Signal(syscall.SIGINT)
-	if err := server.Wait(); err != nil {
+	if err := <-serverDone; err != nil {
 		t.Errorf("after Ctrl-C the server exited with %v; want exit code 0 (stop the consumer, then the gRPC server)", err)
 	}
 }

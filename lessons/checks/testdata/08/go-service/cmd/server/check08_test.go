@@ -1,15 +1,11 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,70 +17,21 @@ import (
 // webhook receiver: signed webhooks from the producer reach Kafka, a forged
 // one is refused, and a record the normalizer rejects lands in <topic>.dlq.
 func TestCheck08FrontDoorAndDeadLetters(t *testing.T) {
-	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if bootstrap == "" {
-		bootstrap = "127.0.0.1:9092"
-	}
-	if c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second); err != nil {
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			t.Fatalf("no Kafka at %s: start it (make kafka-up) and check again", bootstrap)
-		}
-		t.Skipf("no Kafka at %s: this checkpoint needs it (make kafka-up)", bootstrap)
-	} else {
-		c.Close()
-	}
+	bootstrap := checkkitKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	bin := t.TempDir()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", "./cmd/server", "./cmd/producer")
-	build.Dir = filepath.Join(os.Getenv("LESSON_DIR"), "go-service")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/server ./cmd/producer: %v\n%s", err, out)
-	}
-	topic := fmt.Sprintf("lessoncheck08s-%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		if admin, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": bootstrap}); err == nil {
-			admin.DeleteTopics(context.Background(), []string{topic, topic + ".dlq"})
-			admin.Close()
-		}
-	})
+	bin := checkkitBuild(t, ctx, checkkitLessonDir(t, "08"), "./cmd/server", "./cmd/producer")
+	topic := checkkitTopic("08s")
+	checkkitDeleteTopics(t, bootstrap, topic, topic+".dlq")
 
 	const secret = "whsec_lessoncheck08s"
 	server := exec.CommandContext(ctx, filepath.Join(bin, "server"), "-kafka", bootstrap, "-topic", topic, "-group", topic+"-group",
 		"-addr", "127.0.0.1:0", "-webhook-addr", "127.0.0.1:0")
 	server.Env = append(os.Environ(), "STRIPE_WEBHOOK_SECRET="+secret)
-	logs, _ := server.StderrPipe()
-	server.Stdout = server.Stderr
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer server.Process.Kill()
-	lines := make(chan string, 1024)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(logs)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
+	lines, done := checkkitStart(t, "the server", server)
 	receiving := regexp.MustCompile(`\[WEBHOOK\] receiving Stripe webhooks on (http://\S+)`)
-	var url string
-	var said []string
-	for url == "" {
-		line, ok := <-lines
-		if !ok {
-			t.Fatalf("the server exited before its webhook receiver started (it must accept -webhook-addr, read STRIPE_WEBHOOK_SECRET and log `[WEBHOOK] receiving Stripe webhooks on http://ADDRESS/webhooks/stripe`); it said:\n%s", strings.Join(said, "\n"))
-		}
-		said = append(said, line)
-		if m := receiving.FindStringSubmatch(line); m != nil {
-			url = m[1]
-		}
-	}
-	go func() {
-		for range lines {
-		}
-	}()
+	url := checkkitAwaitLine(t, lines, receiving, "the server exited before its webhook receiver started (it must accept -webhook-addr, read STRIPE_WEBHOOK_SECRET and log `[WEBHOOK] receiving Stripe webhooks on http://ADDRESS/webhooks/stripe`)")[1]
 
 	produce := func(secret string, args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, filepath.Join(bin, "producer"), append([]string{"-kafka", bootstrap, "-topic", topic, "-rate", "50"}, args...)...)
@@ -138,7 +85,7 @@ func TestCheck08FrontDoorAndDeadLetters(t *testing.T) {
 	}
 
 	server.Process.Signal(syscall.SIGINT)
-	if err := server.Wait(); err != nil {
+	if err := <-done; err != nil {
 		t.Errorf("after Ctrl-C the server exited with %v; want exit code 0", err)
 	}
 }

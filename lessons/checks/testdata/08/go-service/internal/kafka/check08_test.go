@@ -3,9 +3,6 @@ package kafka_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,28 +12,11 @@ import (
 	"learner.example/go-service/internal/kafka"
 )
 
-func check08Kafka(t *testing.T) string {
-	t.Helper()
-	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if bootstrap == "" {
-		bootstrap = "127.0.0.1:9092"
-	}
-	c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second)
-	if err != nil {
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			t.Fatalf("no Kafka at %s: start it (make kafka-up) and check again", bootstrap)
-		}
-		t.Skipf("no Kafka at %s: this checkpoint needs it (make kafka-up)", bootstrap)
-	}
-	c.Close()
-	return bootstrap
-}
-
 func TestCheck08DeadLetterKeepsTheRecordAndSaysWhy(t *testing.T) {
-	bootstrap := check08Kafka(t)
+	bootstrap := checkkitKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	source := fmt.Sprintf("lessoncheck08-%d", time.Now().UnixNano())
+	source := checkkitTopic("08")
 	dlq := kafka.DeadLetterTopic(source)
 	if dlq != source+".dlq" {
 		t.Errorf("DeadLetterTopic(%q) = %q, want %q", source, dlq, source+".dlq")
@@ -44,12 +24,7 @@ func TestCheck08DeadLetterKeepsTheRecordAndSaysWhy(t *testing.T) {
 	if err := kafka.EnsureTopic(ctx, bootstrap, dlq, 1); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if admin, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": bootstrap}); err == nil {
-			admin.DeleteTopics(context.Background(), []string{dlq})
-			admin.Close()
-		}
-	})
+	checkkitDeleteTopics(t, bootstrap, dlq)
 
 	producer, err := kafka.NewProducer(bootstrap)
 	if err != nil {

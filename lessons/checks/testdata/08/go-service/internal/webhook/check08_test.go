@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,23 +18,6 @@ import (
 )
 
 const check08Secret = "whsec_lessoncheck08"
-
-func check08Kafka(t *testing.T) string {
-	t.Helper()
-	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if bootstrap == "" {
-		bootstrap = "127.0.0.1:9092"
-	}
-	c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second)
-	if err != nil {
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			t.Fatalf("no Kafka at %s: start it (make kafka-up) and check again", bootstrap)
-		}
-		t.Skipf("no Kafka at %s: this checkpoint needs it (make kafka-up)", bootstrap)
-	}
-	c.Close()
-	return bootstrap
-}
 
 func TestCheck08VerifyStripe(t *testing.T) {
 	body := []byte(`{"id":"evt_check8v"}`)
@@ -72,19 +53,14 @@ func TestCheck08VerifyStripe(t *testing.T) {
 
 func TestCheck08StripeHandlerWritesToKafkaThenAnswers(t *testing.T) {
 	t.Parallel()
-	bootstrap := check08Kafka(t)
+	bootstrap := checkkitKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	topic := fmt.Sprintf("lessoncheck08w-%d", time.Now().UnixNano())
+	topic := checkkitTopic("08w")
 	if err := kafka.EnsureTopic(ctx, bootstrap, topic, 1); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if admin, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": bootstrap}); err == nil {
-			admin.DeleteTopics(context.Background(), []string{topic})
-			admin.Close()
-		}
-	})
+	checkkitDeleteTopics(t, bootstrap, topic)
 	producer, err := kafka.NewProducer(bootstrap)
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,7 @@
 package main_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,23 +19,6 @@ import (
 
 	"learner.example/go-service/pb"
 )
-
-func check10Kafka(t *testing.T) string {
-	t.Helper()
-	bootstrap := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if bootstrap == "" {
-		bootstrap = "127.0.0.1:9092"
-	}
-	c, err := net.DialTimeout("tcp", strings.Split(bootstrap, ",")[0], 2*time.Second)
-	if err != nil {
-		if os.Getenv("REQUIRE_KAFKA") != "" {
-			t.Fatalf("no Kafka at %s: start it (make kafka-up) and check again", bootstrap)
-		}
-		t.Skipf("no Kafka at %s: this checkpoint needs it (make kafka-up)", bootstrap)
-	}
-	c.Close()
-	return bootstrap
-}
 
 // check10Serving asks health until it says SERVING.
 func check10Serving(ctx context.Context, t *testing.T, health healthpb.HealthClient) {
@@ -70,53 +49,20 @@ func check10Serving(ctx context.Context, t *testing.T, health healthpb.HealthCli
 // watches it; an open StreamPayments must end with UNAVAILABLE from the
 // server, and the process must exit 0.
 func TestCheck10HealthAndGracefulStop(t *testing.T) {
-	bootstrap := check10Kafka(t)
-	lessonDir := os.Getenv("LESSON_DIR")
-	if lessonDir == "" {
-		t.Fatal("LESSON_DIR is not set: run this check with `make lesson-check N=10x`")
-	}
+	bootstrap := checkkitKafka(t)
+	lessonDir := checkkitLessonDir(t, "10x")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	bin := t.TempDir()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin+"/", "./cmd/server")
-	build.Dir = filepath.Join(lessonDir, "go-service")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/server: %v\n%s", err, out)
-	}
-	topic := fmt.Sprintf("lessoncheck10-%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		if admin, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": bootstrap}); err == nil {
-			admin.DeleteTopics(context.Background(), []string{topic, topic + ".dlq"})
-			admin.Close()
-		}
-	})
+	bin := checkkitBuild(t, ctx, lessonDir, "./cmd/server")
+	topic := checkkitTopic("10")
+	checkkitDeleteTopics(t, bootstrap, topic, topic+".dlq")
 
 	server := exec.CommandContext(ctx, filepath.Join(bin, "server"), "-kafka", bootstrap, "-topic", topic, "-group", topic+"-group", "-addr", "127.0.0.1:0")
 	server.Env = append(os.Environ(), "STRIPE_WEBHOOK_SECRET=") // no webhook receiver: its port may be taken
-	out, _ := server.StderrPipe()
-	server.Stdout = server.Stderr
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer server.Process.Kill()
+	lines, done := checkkitStart(t, "the server", server)
 	listening := regexp.MustCompile(`\[SERVER\] listening on (127\.0\.0\.1:\d+)`)
-	lines := bufio.NewScanner(out)
-	var addr string
-	var said []string
-	for addr == "" {
-		if !lines.Scan() {
-			t.Fatalf("the server exited before it listened; it said:\n%s", strings.Join(said, "\n"))
-		}
-		said = append(said, lines.Text())
-		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
+	addr := checkkitAwaitLine(t, lines, listening, "the server exited before it listened")[1]
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -160,7 +106,7 @@ func TestCheck10HealthAndGracefulStop(t *testing.T) {
 	if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "shutting down") {
 		t.Errorf("after SIGTERM the open stream ended with %v; want UNAVAILABLE with a message that says the server is shutting down (end open streams yourself, before GracefulStop)", err)
 	}
-	if err := server.Wait(); err != nil {
+	if err := <-done; err != nil {
 		t.Errorf("after SIGTERM the server exited with %v; want exit code 0", err)
 	}
 }
