@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/paymentgateway/aggregator/go-service/internal/cmalloc"
 	"github.com/paymentgateway/aggregator/go-service/internal/grpcserver"
 	"github.com/paymentgateway/aggregator/go-service/internal/stream"
 )
@@ -31,6 +32,7 @@ func (a *App) start() {
 	viewDone := make(chan struct{})
 	go func() { defer close(viewDone); errs <- wrap("view", a.view.Run(stageCtx)) }()
 	go a.disk.Run(stageCtx, time.Second)
+	go cmalloc.TrimEvery(stageCtx, 10*time.Second)
 	go func() { errs <- wrap("serve", a.serve(stageCtx)) }()
 	go func() { errs <- wrap("grpc", a.gs.Serve(a.lis)) }()
 	if a.ms != nil {
