@@ -87,7 +87,7 @@ func fullParams() params {
 		LatencyRates: []int{1000, 5000}, LatencySeconds: 10, FanoutClients: []int{1, 10, 100}, FanoutRecords: 20000,
 		ScalingTopics: []int{1, 10, 50, 100, 500}, ScalingRuns: 2, IdleSeconds: 5, RecoveryRuns: 3, NormBenchtime: "300ms",
 		ReceiverRecords: 20000, ReceiverClients: 32, ReceiverRate: 1000,
-		StatePayments: []int{500000, 1000000}, StateStalled: 50, StateLiveRate: 1000, StateLiveSeconds: 10, StateStallSeconds: 60}
+		StatePayments: []int{1000000, 2000000}, StateStalled: 50, StateLiveRate: 1000, StateLiveSeconds: 10, StateStallSeconds: 60}
 }
 
 func smokeParams() params {
