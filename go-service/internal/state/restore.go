@@ -35,7 +35,7 @@ func restore(k config.Kafka, topic string, store *Store, committed map[int32]int
 		if err := store.DropPartition(p); err != nil {
 			return 0, err
 		}
-		low, high, err := watermarks(c, topic, p)
+		low, high, err := kafka.Watermarks(c, topic, p)
 		if err != nil {
 			return 0, err
 		}

@@ -178,11 +178,11 @@ func (s *Stage) connect(ctx context.Context) error {
 // topic's changelog, has another number of partitions: each events partition's
 // state is restored from the state partition of the same number.
 func (s *Stage) checkCoPartitioned() error {
-	events, err := partitions(s.c, s.opts.EventsTopic)
+	events, err := kafka.Partitions(s.c, s.opts.EventsTopic)
 	if err != nil {
 		return err
 	}
-	state, err := partitions(s.c, s.opts.StateTopic)
+	state, err := kafka.Partitions(s.c, s.opts.StateTopic)
 	if err != nil {
 		return err
 	}

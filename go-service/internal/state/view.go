@@ -133,12 +133,12 @@ func (v *View) positions(c *ckafka.Consumer) ([]ckafka.TopicPartition, map[strin
 	var assign []ckafka.TopicPartition
 	pending := map[string]bool{}
 	for _, topic := range []string{v.stateTopic, v.dlqTopic} {
-		ids, err := partitions(c, topic)
+		ids, err := kafka.Partitions(c, topic)
 		if err != nil {
 			return nil, nil, err
 		}
 		for _, id := range ids {
-			low, high, err := watermarks(c, topic, id)
+			low, high, err := kafka.Watermarks(c, topic, id)
 			if err != nil {
 				return nil, nil, err
 			}

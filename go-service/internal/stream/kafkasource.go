@@ -206,37 +206,15 @@ func (r *kafkaReader) Close() {
 
 // bounds returns, per partition, the oldest offset Kafka holds and the end.
 func bounds(c *ckafka.Consumer, topic string) (from, end Position, err error) {
-	// A topic created a moment ago may not be in every broker's metadata yet.
-	var t ckafka.TopicMetadata
-	for attempt := 0; ; attempt++ {
-		md, err := c.GetMetadata(&topic, false, 10000)
-		if err != nil {
-			return nil, nil, fmt.Errorf("metadata of %s: %w", topic, err)
-		}
-		var ok bool
-		t, ok = md.Topics[topic]
-		if ok && t.Error.Code() == ckafka.ErrNoError && len(t.Partitions) > 0 {
-			break
-		}
-		if attempt == 20 {
-			return nil, nil, fmt.Errorf("topic %s not found: %v", topic, t.Error)
-		}
-		time.Sleep(250 * time.Millisecond)
+	ids, err := kafka.Partitions(c, topic)
+	if err != nil {
+		return nil, nil, err
 	}
 	from, end = Position{}, Position{}
-	for _, p := range t.Partitions {
-		var low, high int64
-		for attempt := 0; ; attempt++ {
-			low, high, err = c.QueryWatermarkOffsets(topic, p.ID, 5000)
-			if err == nil || attempt == 5 {
-				break
-			}
-			time.Sleep(time.Second)
+	for _, id := range ids {
+		if from[id], end[id], err = kafka.Watermarks(c, topic, id); err != nil {
+			return nil, nil, err
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("offsets of %s/%d: %w", topic, p.ID, err)
-		}
-		from[p.ID], end[p.ID] = low, high
 	}
 	return from, end, nil
 }

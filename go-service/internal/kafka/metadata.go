@@ -1,4 +1,4 @@
-package state
+package kafka
 
 import (
 	"fmt"
@@ -7,12 +7,13 @@ import (
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
-// A topic created a moment ago may not be in every broker's metadata yet, or
-// have no leader yet for each partition: these ask again for a while.
+// A topic another process created a moment ago may not be in every
+// broker's metadata yet, or have no leader answering for each partition
+// (EnsureTopics waits for its own topics): these ask again for a while.
 const metadataPatience = 20 * time.Second
 
-// partitions returns the partition ids of topic.
-func partitions(c *ckafka.Consumer, topic string) ([]int32, error) {
+// Partitions returns the partition ids of topic.
+func Partitions(c *ckafka.Consumer, topic string) ([]int32, error) {
 	deadline := time.Now().Add(metadataPatience)
 	for {
 		md, err := c.GetMetadata(&topic, false, 10000)
@@ -34,8 +35,8 @@ func partitions(c *ckafka.Consumer, topic string) ([]int32, error) {
 	}
 }
 
-// watermarks returns where partition p of topic begins and ends.
-func watermarks(c *ckafka.Consumer, topic string, p int32) (low, high int64, err error) {
+// Watermarks returns where partition p of topic begins and ends.
+func Watermarks(c *ckafka.Consumer, topic string, p int32) (low, high int64, err error) {
 	deadline := time.Now().Add(metadataPatience)
 	for {
 		low, high, err = c.QueryWatermarkOffsets(topic, p, 5000)
