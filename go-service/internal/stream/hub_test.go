@@ -139,3 +139,34 @@ func TestEncodedIsSharedAndRight(t *testing.T) {
 		t.Fatalf("Encoded does not decode to the entry's payment: %v", err)
 	}
 }
+
+// Streams may start as soon as the hub is Started, before it has filled
+// its window (readiness waits only for Started): a "latest" stream starts
+// at the end the topic had at start, not in the history still being read,
+// and a cursor inside that history gets the rest of it.
+func TestStreamsStartRightWhileTheWindowFills(t *testing.T) {
+	h := NewHub(Options{Window: 10})
+	if h.Started() {
+		t.Fatal("Started before Start")
+	}
+	h.Start(Position{0: 0}, Position{0: 3}) // offsets 0–2 are history still to read
+	if !h.Started() || h.CaughtUp() {
+		t.Fatalf("after Start: started %v, caught up %v; want true, false", h.Started(), h.CaughtUp())
+	}
+	latest := h.SubscribeLatest(nil)
+	resumed, err := h.SubscribeAt(Position{0: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := h.Publish(0, int64(i), event(fmt.Sprintf("pi_%d", i), fmt.Sprintf("evt_%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e, _ := next(t, latest); e.Offset != 3 {
+		t.Errorf("latest stream's first payment is at offset %d, want 3 (the end at start)", e.Offset)
+	}
+	if e, _ := next(t, resumed); e.Offset != 2 {
+		t.Errorf("stream from cursor 2 got offset %d first, want 2", e.Offset)
+	}
+}
